@@ -123,10 +123,10 @@ class Engine:
         kind = getattr(event, "kind", None)
         if not isinstance(event, Event) or kind not in self._kinds:
             return self._refuse(flow, event, InvalidEvent(f"not an mfa_fsm event: {event!r:.80}"))
+        if flow.state in TERMINAL:
+            return self._refuse(flow, event, FlowFinished(f"flow is {flow.state}"))
         starting = kind in self._start_kinds
         if starting != (flow.state == State.START.value):
-            if flow.state in TERMINAL:
-                return self._refuse(flow, event, FlowFinished(f"flow is {flow.state}"))
             return self._refuse(flow, event, StateError(f"{kind} cannot happen in {flow.state}"))
         ctx = Ctx(flow.model_copy(), event, self.rules, self.limits)
         if starting:

@@ -228,10 +228,17 @@ def verified_pending(ctx: Ctx) -> bool:
 @guard("verified an enrolled factor", UnauthorizedAction)
 def verified_enrolled(ctx: Ctx) -> bool:
     ev = cast(FactorVerified, ctx.event)
-    f = ctx.flow
-    if ev.method is Method.SMS_OTP:
-        return ev.factor_id == f.phone and f.pending == f.phone and code_pending(ctx)
-    return ev.factor_id == f.totp_id
+    enrolled = ctx.flow.phone if ev.method is Method.SMS_OTP else ctx.flow.totp_id
+    return ev.factor_id == enrolled
+
+
+@guard("SMS code sent in this flow", OtpCodeNotFound)
+def sms_code_sent(ctx: Ctx) -> bool:
+    """An SMS answer counts only for a code this flow sent to that phone and still live."""
+    ev, f = cast(FactorVerified, ctx.event), ctx.flow
+    if ev.method is not Method.SMS_OTP:
+        return True
+    return f.pending == f.phone and code_pending(ctx)
 
 
 @guard("recovery codes allowed", MethodRestricted)
@@ -469,6 +476,7 @@ def _rejection_rows(state: str) -> tuple[Row, ...]:
     )
 
 
+# fmt: off
 TABLE: tuple[Row, ...] = (
     *_expiry_rows(),
     # A primary factor succeeded (IST issued).
@@ -483,7 +491,7 @@ TABLE: tuple[Row, ...] = (
     Row(SP, START, CHALLENGED, (intent_needs_challenge, has_usable_factor), begin_challenge),
     Row(SP, START, PRIMARY_DONE, (intent_adds_factor, may_add_factor), enter_or_wait),
     Row(SP, START, FAILED, (), fail_refused),
-    # Enrollment: pick a method (again, to resend or to switch).
+    # Enrollment: pick a method (again, to resend or to switch), confirm, verify.
     *(
         row
         for s in (PRIMARY_DONE, ENROLLING_SMS, ENROLLING_TOTP)
@@ -493,52 +501,23 @@ TABLE: tuple[Row, ...] = (
         )
     ),
     Row(SENT, ENROLLING_SMS, ENROLLING_SMS, (sms_to_pending, code_lifetime_ok), mark_sent),
-    Row(
-        TOTP_MADE,
-        ENROLLING_TOTP,
-        ENROLLING_TOTP,
-        (registration_missing, registration_lifetime_ok),
-        mark_registered,
-    ),
-    Row(
-        OK,
-        ENROLLING_SMS,
-        AUTHENTICATED,
-        (verified_chosen_method, code_pending, verified_pending),
-        complete_enrollment,
-    ),
-    Row(
-        OK,
-        ENROLLING_TOTP,
-        AUTHENTICATED,
-        (verified_chosen_method, registration_pending, verified_pending),
-        complete_enrollment,
-    ),
+    Row(TOTP_MADE, ENROLLING_TOTP, ENROLLING_TOTP, (registration_missing, registration_lifetime_ok), mark_registered),
+    Row(OK, ENROLLING_SMS, AUTHENTICATED, (verified_chosen_method, code_pending, verified_pending), complete_enrollment),
+    Row(OK, ENROLLING_TOTP, AUTHENTICATED, (verified_chosen_method, registration_pending, verified_pending), complete_enrollment),
     *_rejection_rows(ENROLLING_SMS),
     *_rejection_rows(ENROLLING_TOTP),
     # Challenge of an enrolled member.
-    Row(
-        MC,
-        CHALLENGED,
-        CHALLENGED,
-        (chose_sms, method_allowed, method_enrolled),
-        send_enrolled_phone,
-    ),
+    Row(MC, CHALLENGED, CHALLENGED, (chose_sms, method_allowed, method_enrolled), send_enrolled_phone),
     Row(MC, CHALLENGED, CHALLENGED, (chose_totp, method_allowed, method_enrolled), use_totp),
     Row(SENT, CHALLENGED, CHALLENGED, (sms_to_pending, code_lifetime_ok), mark_sent),
-    Row(
-        OK,
-        CHALLENGED,
-        AUTHENTICATED,
-        (verified_method_allowed, verified_enrolled),
-        complete_challenge,
-    ),
+    Row(OK, CHALLENGED, AUTHENTICATED, (verified_method_allowed, verified_enrolled, sms_code_sent), complete_challenge),
     Row(RECOVERED, CHALLENGED, AUTHENTICATED, (recovery_allowed,), complete_recovery),
     *_rejection_rows(CHALLENGED),
     # Time and giving up, in every live state.
     *(Row(TICK, s, s, (), enter_or_wait) for s in LIVE),
     *(Row(ABORT, s, FAILED, (), fail_aborted) for s in LIVE),
 )
+# fmt: on
 
 STATES: tuple[str, ...] = tuple(s.value for s in State)
 INITIAL: str = START
