@@ -85,6 +85,7 @@ class FactorVerified(SubjectEvent):
     method: Method
     factor_id: _Id
     set_default_mfa: bool = False
+    set_mfa_enrollment: Literal["enroll", "unenroll"] | None = None
 
 
 class FactorRejected(SubjectEvent):
@@ -100,6 +101,7 @@ class RecoveryCodeVerified(SubjectEvent):
 
     kind: ClassVar[str] = "recovery_code_verified"
     recovery_codes_remaining: int = Field(ge=0)
+    set_mfa_enrollment: Literal["enroll", "unenroll"] | None = None
 
 
 class TimePassed(Event):

@@ -387,11 +387,19 @@ def _recovery_factor(at: float) -> AuthenticationFactor:
     )
 
 
+def _enrollment_flag(ctx: Ctx, default: bool | None) -> list[fx.Effect]:
+    """Stytch's `set_mfa_enrollment`: honoured under OPTIONAL, `unenroll` ignored under REQUIRED."""
+    asked = cast(FactorVerified | RecoveryCodeVerified, ctx.event).set_mfa_enrollment
+    if asked == "unenroll" and ctx.flow.mfa_policy is MfaPolicy.REQUIRED_FOR_ALL:
+        asked = None
+    enrolled = default if asked is None else asked == "enroll"
+    return [] if enrolled is None else [make(fx.SetMfaEnrollment, enrolled=enrolled)]
+
+
 def complete_enrollment(ctx: Ctx) -> None:
     ev, f = cast(FactorVerified, ctx.event), ctx.flow
     changes: list[fx.Effect] = [make(fx.RecordEnrollment, method=ev.method, factor_id=ev.factor_id)]
-    if f.intent is not Intent.ADD_METHOD:
-        changes.append(make(fx.SetMfaEnrollment, enrolled=True))
+    changes += _enrollment_flag(ctx, True if f.intent is not Intent.ADD_METHOD else None)
     if ev.set_default_mfa or f.default_method is None:
         changes.append(make(fx.SetDefaultMethod, method=ev.method))
     _finish(ctx, VerifiedFactor(method=ev.method.value, factor_id=ev.factor_id, at=ev.at), changes)
@@ -399,17 +407,15 @@ def complete_enrollment(ctx: Ctx) -> None:
 
 def complete_challenge(ctx: Ctx) -> None:
     ev, f = cast(FactorVerified, ctx.event), ctx.flow
-    changes: list[fx.Effect] = []
-    if f.intent is Intent.UNENROLL:
-        changes.extend(_unenroll_effects(ctx))
-    elif ev.set_default_mfa:
+    changes = _unenroll_effects(ctx) if f.intent is Intent.UNENROLL else _enrollment_flag(ctx, None)
+    if ev.set_default_mfa:
         changes.append(make(fx.SetDefaultMethod, method=ev.method))
     _finish(ctx, VerifiedFactor(method=ev.method.value, factor_id=ev.factor_id, at=ev.at), changes)
 
 
 def complete_recovery(ctx: Ctx) -> None:
-    ev = cast(RecoveryCodeVerified, ctx.event)
-    changes = _unenroll_effects(ctx) if ctx.flow.intent is Intent.UNENROLL else []
+    ev, f = cast(RecoveryCodeVerified, ctx.event), ctx.flow
+    changes = _unenroll_effects(ctx) if f.intent is Intent.UNENROLL else _enrollment_flag(ctx, None)
     _finish(ctx, VerifiedFactor(method=RECOVERY_CODE, factor_id="recovery", at=ev.at), changes)
 
 

@@ -408,3 +408,21 @@ def test_invalid_phone_is_a_clear_error() -> None:
 def test_member_id_is_kept() -> None:
     w = Walk()
     assert w.login(org(**REQUIRED), member()).flow.member_id == MEMBER
+
+
+def test_set_mfa_enrollment_unenroll_on_a_challenge_under_optional() -> None:
+    w = Walk()
+    w.login(org(), member(**ENROLLED_TOTP))
+    step = w.ev(FactorVerified, method="totp", factor_id=TOTP_ID, set_mfa_enrollment="unenroll")
+    assert step.of(SetMfaEnrollment)[0].enrolled is False
+
+
+def test_set_mfa_enrollment_unenroll_is_ignored_under_required() -> None:
+    w = Walk()
+    w.login(org(**REQUIRED), member())
+    w.ev(MethodChosen, method="totp")
+    w.ev(
+        TotpRegistrationCreated, totp_registration_id=TOTP_ID, registration_expires_at=w.now + 3600
+    )
+    step = w.ev(FactorVerified, method="totp", factor_id=TOTP_ID, set_mfa_enrollment="unenroll")
+    assert [e.enrolled for e in step.of(SetMfaEnrollment)] == [True]
