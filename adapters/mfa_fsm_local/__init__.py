@@ -1,0 +1,1 @@
+"""The self-hosted provider: factors, primary auth, sessions, lockout, stores, audit."""

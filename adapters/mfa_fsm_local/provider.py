@@ -1,0 +1,601 @@
+"""`LocalProvider`: Stytch B2B's MFA operations, one for one, run through the engine.
+
+Primary authentication opens a flow; every MFA call is an event on that flow; the
+engine's effects are carried out by `FlowDriver`. Nothing bypasses the state machine.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any, Literal, cast
+
+from mfa_fsm import (
+    AuthenticationFactor,
+    Engine,
+    Event,
+    FactorRejected,
+    FactorVerified,
+    Flow,
+    Intent,
+    IntermediateSessionExpired,
+    InvalidTotpCode,
+    MemberFactors,
+    MemberLocked,
+    Method,
+    MethodChosen,
+    MfaError,
+    OrgPolicy,
+    OtpCodeNotFound,
+    PrimaryAuthenticated,
+    RecoveryCodeVerified,
+    SessionPresented,
+    UnauthorizedAction,
+    member_options,
+    secondary_auth_initiated,
+)
+
+from ._admin import Admin
+from ._codes import is_well_formed_code, normalize_phone
+from ._driver import FlowDriver, Outcome, Settings, member_key, new_token
+from ._keys import Keyring
+from ._ports import Clock, ConsoleSender, Sender, SystemClock
+from ._primary import Primary
+from ._records import IntermediateSession, Member, Organization, Session, SmsCode, TotpRegistration
+from ._repo import Repo
+from ._store import Conflict, Store
+from ._totp import TotpComponent
+from .errors import (
+    CredentialCombination,
+    InvalidArgument,
+    MemberNotFound,
+    RecoveryCodeNotFound,
+    SessionNotFound,
+    TotpNotFound,
+)
+
+Enrollment = Literal["enroll", "unenroll"] | None
+SessionIntent = Literal[Intent.ENROLL, Intent.UNENROLL, Intent.ADD_METHOD, Intent.STEP_UP]
+
+
+@dataclass
+class AuthResult:
+    """What an authenticate call returns: a session, or an IST and what MFA needs."""
+
+    member: Member
+    organization: Organization
+    member_authenticated: bool
+    session: Session | None = None
+    session_token: str = ""
+    intermediate_session_token: str = ""
+    mfa_required: dict[str, Any] | None = None
+    flow: Flow | None = None
+    totp: dict[str, Any] | None = None
+
+
+class LocalProvider(Admin, Primary):
+    """The self-hosted provider over any `Store`."""
+
+    def __init__(
+        self,
+        store: Store,
+        keyring: Keyring,
+        *,
+        clock: Clock | None = None,
+        sms: Sender | None = None,
+        email: Sender | None = None,
+        engine: Engine | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        self.repo = Repo(store)
+        self.keyring = keyring
+        self.clock = clock or SystemClock()
+        self.email = email or ConsoleSender()
+        self.engine = engine or Engine()
+        self.settings = settings or Settings()
+        self.totp = TotpComponent()
+        self.driver = FlowDriver(
+            self.repo,
+            self.engine,
+            keyring,
+            self.clock,
+            sms or ConsoleSender(),
+            self.totp,
+            self.settings,
+        )
+
+    # ----------------------------------------------------------- flows
+
+    def begin_mfa(
+        self,
+        org: Organization,
+        member: Member,
+        factor: AuthenticationFactor,
+        request_id: str,
+        **ctx: Any,
+    ) -> AuthResult:
+        """After a primary factor: open a flow bound to a fresh IST and let the engine decide."""
+        now = self.clock.now()
+        member = self._unlock_if_expired(member, now)
+        token = new_token()
+        ist_id = self.keyring.digest(token, "ist")
+        flow_id = f"flow-{uuid.uuid4()}"
+        ist = IntermediateSession(
+            organization_id=org.organization_id,
+            member_id=member.member_id,
+            flow_id=flow_id,
+            expires_at=now + self.engine.limits.ist_seconds,
+        )
+        self.repo.create("ists", ist_id, ist, ist.expires_at)
+        event = PrimaryAuthenticated(
+            at=now,
+            organization=_policy(org),
+            member=_factors(member),
+            primary_factor=factor,
+            ist_id=ist_id,
+        )
+        out = self.driver.start(flow_id, event, request_id, **ctx)
+        return self._result(org, out, ist_token=token)
+
+    def _result(self, org: Organization, out: Outcome, ist_token: str = "") -> AuthResult:
+        flow = out.step.flow
+        member = self.members_get(org.organization_id, flow.member_id)
+        if out.step.error is not None and flow.state != "authenticated":
+            raise out.step.error
+        if flow.state == "authenticated":
+            assert out.session is not None and out.session_token
+            return AuthResult(
+                member, org, True, out.session, out.session_token, flow=flow, totp=out.totp or None
+            )
+        mfa = {
+            "member_options": member_options(flow),
+            "secondary_auth_initiated": secondary_auth_initiated(out.first or out.step),
+        }
+        return AuthResult(
+            member,
+            org,
+            False,
+            intermediate_session_token=ist_token,
+            mfa_required=mfa,
+            flow=flow,
+            totp=out.totp or None,
+        )
+
+    def _flow_for(
+        self,
+        organization_id: str,
+        member_id: str,
+        creds: dict[str, str | None],
+        intent_if_new: Intent,
+        request_id: str,
+        **ctx: Any,
+    ) -> tuple[Organization, str, str]:
+        """Find (or, from a session, open) the flow for this call; returns org, flow id, IST."""
+        given = {k: v for k, v in creds.items() if v}
+        if len(given) != 1:
+            raise CredentialCombination()
+        org = self.organizations_get(organization_id)
+        member = self.members_get(org.organization_id, member_id)
+        now = self.clock.now()
+        if "intermediate_session_token" in given:
+            token = given["intermediate_session_token"]
+            ist = self.repo.get("ists", self.keyring.digest(token, "ist"), IntermediateSession)
+            if ist is None or ist.consumed or ist.expires_at <= now:
+                raise IntermediateSessionExpired()
+            if (ist.organization_id, ist.member_id) != (org.organization_id, member.member_id):
+                raise UnauthorizedAction("the intermediate session belongs to another member")
+            return org, ist.flow_id, token
+        session = self._session_from(given)
+        if (session.organization_id, session.member_id) != (org.organization_id, member.member_id):
+            raise UnauthorizedAction("the session belongs to another member")
+        key = session.member_session_id
+        doc = self.repo.store.get("session_flows", key)
+        if doc is not None:
+            flow = self.driver.load(doc.data.strip('"'))
+            if flow is not None and not flow.is_terminal and flow.expires_at > now:
+                return org, flow.flow_id, ""
+        flow_id = f"flow-{uuid.uuid4()}"
+        event = SessionPresented(
+            at=now,
+            organization=_policy(org),
+            member=_factors(self._unlock_if_expired(member, now)),
+            session_id=session.member_session_id,
+            session_factors=tuple(session.authentication_factors),
+            intent=cast(SessionIntent, intent_if_new),
+        )
+        out = self.driver.start(flow_id, event, request_id, **ctx)
+        if out.step.error is not None:
+            raise out.step.error
+        self.repo.store.put(
+            "session_flows", key, f'"{flow_id}"', doc.version if doc else 0, now + 3600
+        )
+        return org, flow_id, ""
+
+    def _finish(
+        self, org: Organization, flow_id: str, event: Event, request_id: str, **ctx: Any
+    ) -> AuthResult:
+        out = self.driver.drive(flow_id, event, request_id, **ctx)
+        if out.step.error is not None:
+            raise out.step.error
+        return self._result(org, out)
+
+    # ----------------------------------------------------------- SMS OTP
+
+    def otps_sms_send(
+        self,
+        organization_id: str,
+        member_id: str,
+        mfa_phone_number: str | None = None,
+        intermediate_session_token: str | None = None,
+        session_token: str | None = None,
+        session_jwt: str | None = None,
+        request_id: str = "",
+    ) -> AuthResult:
+        phone = normalize_phone(mfa_phone_number) if mfa_phone_number else None
+        member = self.members_get(organization_id, member_id)
+        enrolled = member.mfa_phone_number if member.mfa_phone_number_verified else ""
+        new_factor = phone is not None and phone != enrolled
+        intent = _adding_intent(member) if new_factor else Intent.STEP_UP
+        creds = _creds(intermediate_session_token, session_token, session_jwt)
+        org, flow_id, _ = self._flow_for(organization_id, member_id, creds, intent, request_id)
+        event = MethodChosen(
+            at=self.clock.now(),
+            organization_id=org.organization_id,
+            member_id=member_id,
+            method=Method.SMS_OTP,
+            phone_number=phone,
+        )
+        flow = self.driver.load(flow_id)
+        if flow is not None and flow.state == "challenged" and not new_factor:
+            event = event.model_copy(update={"phone_number": None})
+        out = self.driver.drive(flow_id, event, request_id)
+        if out.step.error is not None:
+            raise out.step.error
+        return AuthResult(member, org, False, flow=out.step.flow)
+
+    def otps_sms_authenticate(
+        self,
+        organization_id: str,
+        member_id: str,
+        code: str,
+        intermediate_session_token: str | None = None,
+        session_token: str | None = None,
+        session_jwt: str | None = None,
+        set_mfa_enrollment: Enrollment = None,
+        set_default_mfa: bool = False,
+        session_duration_minutes: int | None = None,
+        request_id: str = "",
+    ) -> AuthResult:
+        creds = _creds(intermediate_session_token, session_token, session_jwt)
+        org, flow_id, _ = self._flow_for(
+            organization_id, member_id, creds, Intent.STEP_UP, request_id
+        )
+        mkey = member_key(org.organization_id, member_id)
+        self._refuse_if_locked(mkey)
+        phone = self._spend_sms_code(mkey, member_id, code)
+        now = self.clock.now()
+        subject: dict[str, Any] = {
+            "at": now,
+            "organization_id": org.organization_id,
+            "member_id": member_id,
+        }
+        if phone is None:
+            failures = self.driver.count_failure(mkey)
+            self._reject(
+                flow_id,
+                FactorRejected(method=Method.SMS_OTP, member_failures=failures, **subject),
+                request_id,
+            )
+            raise OtpCodeNotFound()
+        event = FactorVerified(
+            method=Method.SMS_OTP,
+            factor_id=phone,
+            set_default_mfa=set_default_mfa,
+            set_mfa_enrollment=set_mfa_enrollment,
+            **subject,
+        )
+        return self._finish(
+            org, flow_id, event, request_id, session_duration_minutes=session_duration_minutes
+        )
+
+    def _spend_sms_code(self, mkey: str, member_id: str, code: str) -> str | None:
+        """Consume the member's code if it matches: compare-and-set delete, so once only."""
+        if not is_well_formed_code(code):
+            return None
+        found = self.repo.load("sms_codes", mkey, SmsCode)
+        if found is None:
+            return None
+        record, version = found
+        if record.expires_at <= self.clock.now() or not self.keyring.matches(
+            code, record.code_hash, member_id
+        ):
+            return None
+        try:
+            self.repo.store.delete("sms_codes", mkey, version)
+        except Conflict:
+            return None
+        return record.phone_number
+
+    def _reject(self, flow_id: str, event: FactorRejected, request_id: str) -> None:
+        out = self.driver.drive(flow_id, event, request_id)
+        if isinstance(out.step.error, MemberLocked):
+            raise out.step.error
+
+    def _refuse_if_locked(self, mkey: str) -> None:
+        member = self.repo.get("members", mkey, Member)
+        if member is not None and member.is_locked(self.clock.now()):
+            raise MemberLocked()
+
+    # ----------------------------------------------------------- TOTP
+
+    def totps_create(
+        self,
+        organization_id: str,
+        member_id: str,
+        expiration_minutes: int = 60,
+        intermediate_session_token: str | None = None,
+        session_token: str | None = None,
+        session_jwt: str | None = None,
+        request_id: str = "",
+    ) -> AuthResult:
+        if not 5 <= expiration_minutes <= 1440:
+            raise InvalidArgument("expiration_minutes must be between 5 and 1440")
+        member = self.members_get(organization_id, member_id)
+        creds = _creds(intermediate_session_token, session_token, session_jwt)
+        org, flow_id, _ = self._flow_for(
+            organization_id, member_id, creds, _adding_intent(member), request_id
+        )
+        event = MethodChosen(
+            at=self.clock.now(),
+            organization_id=org.organization_id,
+            member_id=member_id,
+            method=Method.TOTP,
+        )
+        out = self.driver.drive(
+            flow_id,
+            event,
+            request_id,
+            expiration_minutes=expiration_minutes,
+            account_name=member.email_address,
+        )
+        if out.step.error is not None:
+            raise out.step.error
+        return AuthResult(member, org, False, flow=out.step.flow, totp=out.totp)
+
+    def totps_authenticate(
+        self,
+        organization_id: str,
+        member_id: str,
+        code: str,
+        intermediate_session_token: str | None = None,
+        session_token: str | None = None,
+        session_jwt: str | None = None,
+        set_mfa_enrollment: Enrollment = None,
+        set_default_mfa: bool = False,
+        session_duration_minutes: int | None = None,
+        request_id: str = "",
+    ) -> AuthResult:
+        creds = _creds(intermediate_session_token, session_token, session_jwt)
+        org, flow_id, _ = self._flow_for(
+            organization_id, member_id, creds, Intent.STEP_UP, request_id
+        )
+        mkey = member_key(org.organization_id, member_id)
+        self._refuse_if_locked(mkey)
+        flow = self.driver.load(flow_id)
+        member = self.members_get(org.organization_id, member_id)
+        reg_id = (
+            flow.pending if flow and flow.state == "enrolling_totp" else member.totp_registration_id
+        )
+        if not reg_id:
+            raise TotpNotFound()
+        now = self.clock.now()
+        subject: dict[str, Any] = {
+            "at": now,
+            "organization_id": org.organization_id,
+            "member_id": member_id,
+        }
+        if not self._spend_totp(reg_id, code, now):
+            failures = self.driver.count_failure(mkey)
+            self._reject(
+                flow_id,
+                FactorRejected(method=Method.TOTP, member_failures=failures, **subject),
+                request_id,
+            )
+            raise InvalidTotpCode()
+        event = FactorVerified(
+            method=Method.TOTP,
+            factor_id=reg_id,
+            set_default_mfa=set_default_mfa,
+            set_mfa_enrollment=set_mfa_enrollment,
+            **subject,
+        )
+        return self._finish(
+            org, flow_id, event, request_id, session_duration_minutes=session_duration_minutes
+        )
+
+    def _spend_totp(self, reg_id: str, code: str, now: float) -> bool:
+        """Accept a time step once: the new `last_step` is written by compare-and-set."""
+        for _ in range(20):
+            found = self.repo.load("totps", reg_id, TotpRegistration)
+            if found is None:
+                return False
+            reg, version = found
+            if reg.expires_at is not None and reg.expires_at <= now:
+                return False
+            secret = self.keyring.decrypt(reg.secret_enc, record_id=reg_id)
+            step = self.totp.verify(secret, code, now, reg.last_step)
+            if step is None:
+                return False
+            try:
+                self.repo.save("totps", reg_id, reg.model_copy(update={"last_step": step}), version)
+            except Conflict:
+                continue
+            return True
+        return False
+
+    # ----------------------------------------------------------- recovery codes
+
+    def recovery_codes_recover(
+        self,
+        organization_id: str,
+        member_id: str,
+        recovery_code: str,
+        intermediate_session_token: str | None = None,
+        session_token: str | None = None,
+        session_jwt: str | None = None,
+        session_duration_minutes: int | None = None,
+        request_id: str = "",
+    ) -> tuple[AuthResult, int]:
+        creds = _creds(intermediate_session_token, session_token, session_jwt)
+        org, flow_id, _ = self._flow_for(
+            organization_id, member_id, creds, Intent.STEP_UP, request_id
+        )
+        mkey = member_key(org.organization_id, member_id)
+        self._refuse_if_locked(mkey)
+        member = self.members_get(org.organization_id, member_id)
+        now = self.clock.now()
+        subject: dict[str, Any] = {
+            "at": now,
+            "organization_id": org.organization_id,
+            "member_id": member_id,
+        }
+        left = None
+        if member.totp_registration_id:
+            left = self.driver.spend_recovery_code(
+                member.totp_registration_id, member_id, recovery_code
+            )
+        if left is None:
+            failures = self.driver.count_failure(mkey)
+            self._reject(
+                flow_id,
+                FactorRejected(method="recovery_code", member_failures=failures, **subject),
+                request_id,
+            )
+            raise RecoveryCodeNotFound()
+        event = RecoveryCodeVerified(recovery_codes_remaining=left, **subject)
+        result = self._finish(
+            org, flow_id, event, request_id, session_duration_minutes=session_duration_minutes
+        )
+        return result, left
+
+    def recovery_codes_get(self, organization_id: str, member_id: str) -> int:
+        """How many recovery codes are left (the codes themselves are stored hashed only)."""
+        member = self.members_get(organization_id, member_id)
+        reg = (
+            self.repo.get("totps", member.totp_registration_id, TotpRegistration)
+            if member.totp_registration_id
+            else None
+        )
+        if reg is None:
+            raise TotpNotFound()
+        return len(reg.recovery_code_hashes)
+
+    def recovery_codes_rotate(self, organization_id: str, member_id: str) -> list[str]:
+        member = self.members_get(organization_id, member_id)
+        reg = (
+            self.repo.get("totps", member.totp_registration_id, TotpRegistration)
+            if member.totp_registration_id
+            else None
+        )
+        if reg is None:
+            raise TotpNotFound()
+        codes = self.driver.rotate_recovery_codes(reg)
+        self.driver.audit_factor(
+            member_key(member.organization_id, member_id),
+            "recovery codes rotated",
+            self.clock.now(),
+        )
+        return codes
+
+    # ----------------------------------------------------------- sessions
+
+    def _session_from(self, given: dict[str, str]) -> Session:
+        token = given.get("session_token")
+        if token is None:
+            raise SessionNotFound("session_jwt is not supported by the local provider yet")
+        doc = self.repo.store.get("session_tokens", self.keyring.digest(token, "session"))
+        session = self.repo.get("sessions", doc.data.strip('"'), Session) if doc else None
+        if session is None or session.revoked or session.expires_at <= self.clock.now():
+            raise SessionNotFound()
+        return session
+
+    def sessions_authenticate(self, session_token: str) -> Session:
+        session = self._session_from({"session_token": session_token})
+        now = self.clock.now()
+        updated = self.repo.update(
+            "sessions",
+            session.member_session_id,
+            Session,
+            lambda s: s.model_copy(update={"last_accessed_at": now}),
+        )
+        if updated is None or updated.revoked:
+            raise SessionNotFound()
+        return updated
+
+    def sessions_get(self, organization_id: str, member_id: str) -> list[Session]:
+        """The member's live sessions, newest first."""
+        member = self.members_get(organization_id, member_id)
+        doc = self.repo.store.get("member_sessions", member_key(member.organization_id, member_id))
+        ids: list[str] = json.loads(doc.data) if doc else []
+        now = self.clock.now()
+        found = [self.repo.get("sessions", i, Session) for i in ids]
+        live = [s for s in found if s is not None and not s.revoked and s.expires_at > now]
+        return sorted(live, key=lambda s: s.started_at, reverse=True)
+
+    def sessions_revoke(self, member_session_id: str) -> None:
+        if self.repo.get("sessions", member_session_id, Session) is None:
+            raise SessionNotFound()
+        self.driver.revoke_session(member_session_id)
+
+    def audit_log(self, member_id: str) -> list[dict[str, Any]]:
+        return [json.loads(e.data) for e in self.repo.store.read_log("audit", member_id=member_id)]
+
+    def _unlock_if_expired(self, member: Member, now: float) -> Member:
+        """A lock that has run out clears the count, so the member starts afresh."""
+        if member.lock_expires_at is None or member.lock_expires_at > now:
+            return member
+        mkey = member_key(member.organization_id, member.member_id)
+        cleared = {"failed_attempts": 0, "lock_created_at": None, "lock_expires_at": None}
+        updated = self.repo.update("members", mkey, Member, lambda m: m.model_copy(update=cleared))
+        if updated is None:
+            raise MemberNotFound()
+        return updated
+
+
+def _creds(ist: str | None, token: str | None, jwt: str | None) -> dict[str, str | None]:
+    return {"intermediate_session_token": ist, "session_token": token, "session_jwt": jwt}
+
+
+def _adding_intent(member: Member) -> Intent:
+    has_factor = (
+        member.mfa_phone_number and member.mfa_phone_number_verified
+    ) or member.totp_registration_id
+    return Intent.ADD_METHOD if has_factor else Intent.ENROLL
+
+
+def _policy(org: Organization) -> OrgPolicy:
+    return OrgPolicy(
+        organization_id=org.organization_id,
+        mfa_policy=org.mfa_policy,
+        mfa_methods=org.mfa_methods,
+        allowed_mfa_methods=tuple(org.allowed_mfa_methods),
+    )
+
+
+def _factors(member: Member) -> MemberFactors:
+    return MemberFactors(
+        member_id=member.member_id,
+        mfa_enrolled=member.mfa_enrolled,
+        mfa_phone_number=member.mfa_phone_number or None,
+        mfa_phone_number_verified=member.mfa_phone_number_verified,
+        totp_registration_id=member.totp_registration_id or None,
+        default_mfa_method=Method(member.default_mfa_method) if member.default_mfa_method else None,
+        is_breakglass=member.is_breakglass,
+        roles=tuple(member.roles),
+        failed_attempts=member.failed_attempts,
+        locked_until=member.lock_expires_at,
+    )
+
+
+__all__ = ["AuthResult", "LocalProvider", "MfaError", "Settings"]
