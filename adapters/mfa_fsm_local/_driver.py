@@ -406,7 +406,25 @@ class FlowDriver:
             0,
             session.expires_at,
         )
+        self._index_session(member_key(flow.organization_id, flow.member_id), session, now)
         return session, token
+
+    def _index_session(self, mkey: str, session: Session, now: float) -> None:
+        """Keep the member's live session ids, for `sessions_get`."""
+        for _ in range(20):
+            doc = self.repo.store.get("member_sessions", mkey)
+            ids = [session.member_session_id]
+            for sid in json.loads(doc.data) if doc else []:
+                old = self.repo.get("sessions", sid, Session)
+                if old is not None and not old.revoked and old.expires_at > now:
+                    ids.append(sid)
+            try:
+                self.repo.store.put(
+                    "member_sessions", mkey, json.dumps(ids), doc.version if doc else 0
+                )
+                return
+            except Conflict:
+                continue
 
     def revoke_session(self, session_id: str) -> None:
         self.repo.update(
