@@ -70,7 +70,7 @@ class _LeanEvent(_TEvent):
             for depth, condition in enumerate(transition.conditions):
                 guard = cast(Guard, condition.func)
                 if guard(ctx) != condition.target:
-                    if depth > refusal.depth:
+                    if depth > refusal.depth and guard.explains:
                         refusal.depth, refusal.guard = depth, guard
                     break
             else:

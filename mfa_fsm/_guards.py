@@ -46,6 +46,7 @@ class Guard:
     label: str
     test: Callable[[Ctx], bool] = field(repr=False)
     refusal: type[MfaError]
+    explains: bool = True  # False: its failing never explains why an event was refused
 
     def __call__(self, ctx: Ctx) -> bool:
         return self.test(ctx)
@@ -53,13 +54,15 @@ class Guard:
     def __invert__(self) -> Guard:
         test = self.test
         label = self.label[4:] if self.label.startswith("not ") else f"not {self.label}"
-        return Guard(label, lambda ctx: not test(ctx), self.refusal)
+        return Guard(label, lambda ctx: not test(ctx), self.refusal, self.explains)
 
 
-def guard(label: str, refusal: type[MfaError]) -> Callable[[Callable[[Ctx], bool]], Guard]:
+def guard(
+    label: str, refusal: type[MfaError], explains: bool = True
+) -> Callable[[Callable[[Ctx], bool]], Guard]:
     """Decorator: turn a predicate over the step context into a labelled `Guard`."""
 
     def wrap(test: Callable[[Ctx], bool]) -> Guard:
-        return Guard(label, test, refusal)
+        return Guard(label, test, refusal, explains)
 
     return wrap

@@ -89,7 +89,7 @@ def same_subject(ctx: Ctx) -> bool:
     return ev.organization_id == ctx.flow.organization_id and ev.member_id == ctx.flow.member_id
 
 
-@guard("expired", IntermediateSessionExpired)
+@guard("expired", IntermediateSessionExpired, explains=False)
 def expired(ctx: Ctx) -> bool:
     return ctx.event.at >= ctx.flow.expires_at
 
@@ -243,7 +243,8 @@ def sms_code_sent(ctx: Ctx) -> bool:
 
 @guard("recovery codes allowed", MethodRestricted)
 def recovery_allowed(ctx: Ctx) -> bool:
-    return Method.TOTP in ctx.flow.allowed and Method.TOTP.value in ctx.flow.enrolled
+    f = ctx.flow
+    return Method.TOTP in f.allowed and Method.TOTP.value in f.enrolled and f.recovery_codes > 0
 
 
 @guard("lockout threshold reached", MemberLocked)
@@ -256,7 +257,7 @@ def reaches_lockout(ctx: Ctx) -> bool:
 
 def _failures_after(ctx: Ctx) -> int:
     reported = cast(FactorRejected, ctx.event).member_failures
-    return max(ctx.flow.failures + 1, reported or 0)
+    return min(max(ctx.flow.failures + 1, reported or 0), ctx.limits.max_failures)
 
 
 def open_flow(ctx: Ctx) -> None:
@@ -276,7 +277,7 @@ def open_flow(ctx: Ctx) -> None:
     f.totp_id = member.totp_registration_id
     f.default_method = member.default_mfa_method
     f.recovery_codes = member.recovery_codes_remaining
-    f.failures = member.failed_attempts
+    f.failures = min(member.failed_attempts, ctx.limits.max_failures)
     if isinstance(ev, SessionPresented):
         f.session_id = ev.session_id
         f.primary = tuple(x for x in ev.session_factors if x.type not in SECOND_FACTOR_TYPES)

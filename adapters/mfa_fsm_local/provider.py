@@ -131,7 +131,7 @@ class LocalProvider(Admin, Primary):
         event = PrimaryAuthenticated(
             at=now,
             organization=_policy(org),
-            member=_factors(member),
+            member=self._factors(member),
             primary_factor=factor,
             ist_id=ist_id,
         )
@@ -199,7 +199,7 @@ class LocalProvider(Admin, Primary):
         event = SessionPresented(
             at=now,
             organization=_policy(org),
-            member=_factors(self._unlock_if_expired(member, now)),
+            member=self._factors(self._unlock_if_expired(member, now)),
             session_id=session.member_session_id,
             session_factors=tuple(session.authentication_factors),
             intent=cast(SessionIntent, intent_if_new),
@@ -551,6 +551,13 @@ class LocalProvider(Admin, Primary):
     def audit_log(self, member_id: str) -> list[dict[str, Any]]:
         return [json.loads(e.data) for e in self.repo.store.read_log("audit", member_id=member_id)]
 
+    def _factors(self, member: Member) -> MemberFactors:
+        """The engine's snapshot of the member, with the recovery codes left."""
+        reg = None
+        if member.totp_registration_id:
+            reg = self.repo.get("totps", member.totp_registration_id, TotpRegistration)
+        return _factors(member, len(reg.recovery_code_hashes) if reg else 0)
+
     def _unlock_if_expired(self, member: Member, now: float) -> Member:
         """A lock that has run out clears the count, so the member starts afresh."""
         if member.lock_expires_at is None or member.lock_expires_at > now:
@@ -583,8 +590,9 @@ def _policy(org: Organization) -> OrgPolicy:
     )
 
 
-def _factors(member: Member) -> MemberFactors:
+def _factors(member: Member, recovery_codes: int) -> MemberFactors:
     return MemberFactors(
+        recovery_codes_remaining=recovery_codes,
         member_id=member.member_id,
         mfa_enrolled=member.mfa_enrolled,
         mfa_phone_number=member.mfa_phone_number or None,

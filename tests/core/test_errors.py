@@ -13,9 +13,11 @@ from mfa_fsm import (
     MethodChosen,
     MfaError,
     PrimaryAuthenticated,
+    RecoveryCodeVerified,
     Requirement,
     RuleError,
     SmsSent,
+    StateError,
     TimePassed,
 )
 
@@ -155,3 +157,10 @@ def test_public_api_is_exactly_all() -> None:
     public = {n for n in dir(mfa_fsm) if not n.startswith("_")}
     modules = {n for n in public if type(getattr(mfa_fsm, n)).__name__ == "module"}
     assert public - modules == set(mfa_fsm.__all__)
+
+
+def test_unhandled_event_in_live_state_is_a_state_error_not_expiry() -> None:
+    w = Walk()
+    w.login(org(**REQUIRED), member())
+    step = w.ev(RecoveryCodeVerified, recovery_codes_remaining=3)
+    assert step.error is not None and type(step.error) is StateError
