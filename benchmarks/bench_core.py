@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import hashlib
 import json
 import os
 import platform
@@ -35,8 +36,10 @@ import tracemalloc
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NamedTuple, cast
 
+import pydantic
 import statemachine
 import transitions
 from transitions import EventData, Machine
@@ -236,6 +239,10 @@ def b_same_subject(c: _BCtx) -> bool:
     )
 
 
+def b_in_order(c: _BCtx) -> bool:
+    return bool(c.event.at >= c.flow.started_at)
+
+
 def b_expired(c: _BCtx) -> bool:
     return bool(c.event.at >= c.flow.expires_at)
 
@@ -415,6 +422,8 @@ def dict_handle(flow: Flow, event: Any) -> Step:
         b_open_flow(c)
     elif not b_same_subject(c):
         return Step(flow, (), SubjectMismatch(), accepted=False)
+    elif not b_in_order(c):
+        return Step(flow, (), StateError(kind), accepted=False)
     for guards, action, dest in DICT_TABLE.get((flow.state, kind), ()):
         for g in guards:
             if not g(c):
@@ -831,6 +840,32 @@ class Target:
         return f"MISS (needs {1 / factor:.2f}x better)"
 
 
+ENGINE_MODULES = (
+    "__init__",
+    "_effects",
+    "_engine",
+    "_errors",
+    "_events",
+    "_flow",
+    "_guards",
+    "_policy",
+    "_table",
+    "_types",
+)
+
+
+def source_digest() -> str:
+    """A short digest of the core's sources, to tell which engine a result belongs to."""
+    h = hashlib.sha256()
+    root = Path(mfa_fsm.__file__).parent
+    for name in ENGINE_MODULES:
+        h.update(name.encode() + b"\0" + (root / f"{name}.py").read_bytes())
+    return h.hexdigest()[:12]
+
+
+SOURCE_DIGEST = source_digest()  # taken at import time: the code this run actually runs
+
+
 def machine_info() -> dict[str, str]:
     cpu = platform.processor() or platform.machine()
     try:
@@ -848,6 +883,8 @@ def machine_info() -> dict[str, str]:
         "cpu": cpu,
         "platform": platform.platform(),
         "mfa_fsm": getattr(mfa_fsm, "__version__", "dev"),
+        "mfa_fsm_source_sha256": SOURCE_DIGEST,
+        "pydantic": pydantic.VERSION,
         "transitions": transitions.__version__,
         "python-statemachine": statemachine.__version__,
     }
@@ -916,9 +953,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     info = machine_info()
     out.line(
         f"mfa-fsm core benchmarks — Python {info['python']} on {info['cpu']} "
-        f"({info['cpus']} CPUs), transitions {info['transitions']}, "
+        f"({info['cpus']} CPUs), pydantic {info['pydantic']}, transitions {info['transitions']}, "
         f"python-statemachine {info['python-statemachine']}; "
-        f"{'quick' if quick else 'full'} mode, {rounds} interleaved rounds"
+        f"{'quick' if quick else 'full'} mode, {rounds} interleaved rounds; "
+        f"mfa_fsm sources sha256 {info['mfa_fsm_source_sha256']}"
     )
 
     flows = [

@@ -134,8 +134,12 @@ class Engine:
                 table.START_ACTION(ctx)
             except ValidationError as exc:
                 return self._refuse(flow, event, InvalidEvent(str(exc)))
-        elif not table.PRECONDITION(ctx):
-            return self._refuse(flow, event, table.PRECONDITION.refusal())
+        else:
+            for pre in table.PRECONDITIONS:
+                if not pre(ctx):
+                    return self._refuse(
+                        flow, event, pre.refusal(f"{pre.refusal.__doc__} ({pre.label})")
+                    )
         refusal = _Refusal()
         if not self._events[kind].trigger(ctx, refusal=refusal):
             guard = refusal.guard

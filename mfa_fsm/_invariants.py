@@ -65,7 +65,9 @@ def second_factor_before_session(
     good = [
         v
         for v in after.verified
-        if _allowed_by_org(after, v.method) and v.method in (*after.allowed, RECOVERY_CODE)
+        if _allowed_by_org(after, v.method)
+        and v.method in (*after.allowed, RECOVERY_CODE)
+        and after.started_at <= v.at < after.expires_at
     ]
     if good:
         return None

@@ -3,7 +3,7 @@
 Rows are tried in order for the flow's state and the event's kind; the first row whose
 guards all pass fires. When none does, the event is refused with the error of the guard
 that failed after passing the most guards. Every flow event is first checked against
-the flow's expiry (rows built by `_expiry_rows`) and its subject (`PRECONDITION`).
+the flow's expiry (rows built by `_expiry_rows`) and its subject and time (`PRECONDITIONS`).
 The engine runs these rows on `transitions`; the diagrams are drawn from them.
 """
 
@@ -87,6 +87,12 @@ def same_subject(ctx: Ctx) -> bool:
     if not isinstance(ev, SubjectEvent):
         return True
     return ev.organization_id == ctx.flow.organization_id and ev.member_id == ctx.flow.member_id
+
+
+@guard("not before the flow started", StateError)
+def in_order(ctx: Ctx) -> bool:
+    """A replayed event stamped before the flow began proves nothing about this flow."""
+    return ctx.event.at >= ctx.flow.started_at
 
 
 @guard("expired", IntermediateSessionExpired, explains=False)
@@ -440,8 +446,8 @@ def issue_primary_session(ctx: Ctx) -> None:
 
 # ---------------------------------------------------------------- the table
 
-PRECONDITION: Guard = same_subject
-"""Checked before any row, for every event but the two that start a flow."""
+PRECONDITIONS: tuple[Guard, ...] = (same_subject, in_order)
+"""Checked in order before any row, for every event but the two that start a flow."""
 
 START_ACTION: Action = open_flow
 """Run before the rows of a start event, on a fresh flow."""

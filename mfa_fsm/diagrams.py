@@ -293,7 +293,9 @@ def extract(source: Machine | Sequence[table.Row] | None = None, *, title: str =
 
     nodes = tuple(StateNode(s, kind(s)) for s in states)
     notes = (
-        Note(f"every flow event is first checked: {table.PRECONDITION.label}"),
+        Note(
+            "every flow event is first checked: " + ", ".join(g.label for g in table.PRECONDITIONS)
+        ),
         Note("any event [expired] is tried before every other row of a live state"),
         Note("rows are tried in order, the first whose guards all pass fires"),
         Note("an event that no row takes is refused and the flow stays where it is"),

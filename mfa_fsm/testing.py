@@ -191,7 +191,7 @@ def _members(draw: st.DrawFn, member_id: str, limits: Limits, now: float) -> Mem
     phone = draw(st.sampled_from(PHONES)) if factors != "none" and factors != "totp" else None
     totp = draw(st.sampled_from(TOTP_IDS)) if factors in ("totp", "both") else None
     most = limits.max_failures
-    near = sorted({max(most - 2, 0), max(most - 1, 0), most})
+    near = sorted({max(most - 2, 0), max(most - 1, 0), most, most + 1})
     failed = draw(st.sampled_from([0, 0, 0, 0, 0, 1, *near]))
     lock_offsets = [*[None] * 8, -1.0, 60.0, limits.lock_seconds]
     offset = limits.lock_seconds if failed >= most else draw(st.sampled_from(lock_offsets))
@@ -214,7 +214,8 @@ def member_factors(
     member_id: str = MEMBER_ID, *, limits: Limits | None = None, now: float = T0
 ) -> st.SearchStrategy[MemberFactors]:
     """Factor states a store can hold: any mix of factors, roles, breakglass, failure
-    counts up to the lockout threshold, and locks that are current or already over."""
+    counts around the lockout threshold (one past it, as two racing flows can leave it),
+    and locks that are current or already over."""
     return _members(member_id, limits or Limits(), now)
 
 
@@ -378,7 +379,7 @@ def _sequences(
                 **who,
             )
         elif kind == "reject":
-            failures = draw(st.none() | st.integers(0, limits.max_failures))
+            failures = draw(st.none() | st.integers(0, limits.max_failures + 2))
             event = FactorRejected(at=at, method=method, member_failures=failures, **who)
         elif kind == "recovery":
             event = RecoveryCodeVerified(
@@ -406,7 +407,7 @@ def event_sequences(
     """Flow events after `start`, without looking at the engine: ids come from small pools
     built from the start's member, so wrong and right ids collide often; replays repeat an
     earlier event exactly; time jumps past code, registration, flow and lock lifetimes.
-    Reported failure counts stay within `limits.max_failures`, as a store's would."""
+    Reported failure counts go up to two past `limits.max_failures` (racing flows)."""
     return _sequences(start, max_size, limits or Limits())
 
 
@@ -569,7 +570,9 @@ class MfaFlowMachine(RuleBasedStateMachine):
                 else member_factors(limits=self.limits, now=self.now)
             )
             self.member = data.draw(strategy, label="member")
-            self.streak, self.session = self.member.failed_attempts, None
+            # A count left past the threshold by racing flows is where the store starts.
+            self.streak = min(self.member.failed_attempts, self.limits.max_failures)
+            self.session = None
         m = self.member
         if m.locked_until is not None and m.locked_until <= self.now:
             # The lock ran out: the store clears it and the failure count, as Stytch does.
@@ -879,13 +882,13 @@ class MfaFlowMachine(RuleBasedStateMachine):
     )
     def factor_rejected(self, method: str, report: str, subject: str) -> None:
         """A wrong code; the store reports its count, none, a stale one, or one raised by
-        other flows of the member (never past the threshold, which the store locks at)."""
+        other flows of the member racing this one (past the threshold, possibly)."""
         counted = self.member.failed_attempts + 1
         failures = {
             "store": counted,
             "none": None,
             "stale": 0,
-            "ahead": min(counted + 3, self.limits.max_failures),
+            "ahead": counted + 3,
         }[report]
         name = method if method != "expected" else self.flow.method or RECOVERY_CODE
         kind: Method | Literal["recovery_code"] = (

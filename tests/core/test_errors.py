@@ -164,3 +164,13 @@ def test_unhandled_event_in_live_state_is_a_state_error_not_expiry() -> None:
     w.login(org(**REQUIRED), member())
     step = w.ev(RecoveryCodeVerified, recovery_codes_remaining=3)
     assert step.error is not None and type(step.error) is StateError
+
+
+def test_event_stamped_before_the_flow_started_is_refused() -> None:
+    w = Walk()
+    w.login(org(**REQUIRED), member(totp_registration_id=TOTP_ID))
+    old = FactorVerified(
+        at=T0 - 3600, organization_id=ORG, member_id=MEMBER, method="totp", factor_id=TOTP_ID
+    )
+    step = w.send(old)
+    assert not step.accepted and step.flow.state == "challenged"

@@ -12,7 +12,6 @@ from mfa_fsm import (
     Event,
     Intent,
     IssueSession,
-    Limits,
     MemberFactors,
     Method,
     OrgPolicy,
@@ -99,11 +98,6 @@ def test_custom_rules_only_add_requirements(
     alone, ruled = decide(subject), decide(subject, rules)
     assert ruled.mfa_required >= alone.mfa_required
     assert ruled.allowed <= alone.allowed
-
-
-@given(member=member_factors(limits=Limits(max_failures=3)))
-def test_member_snapshots_stay_within_the_lockout_threshold(member: MemberFactors) -> None:
-    assert member.failed_attempts <= 3
 
 
 @given(flow=flows(max_size=8))
