@@ -11,6 +11,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
+import jwt
+
 from mfa_fsm import (
     AuthenticationFactor,
     Engine,
@@ -37,8 +39,9 @@ from mfa_fsm import (
 )
 
 from ._admin import Admin
-from ._codes import is_well_formed_code, normalize_phone
+from ._codes import is_well_formed_code, normalize_phone, normalize_recovery_code
 from ._driver import FlowDriver, Outcome, Settings, member_key, new_token
+from ._jwt import SESSION_CLAIM, SessionSigner, factor_json
 from ._keys import Keyring
 from ._ports import Clock, ConsoleSender, Sender, SystemClock
 from ._primary import Primary
@@ -68,6 +71,7 @@ class AuthResult:
     member_authenticated: bool
     session: Session | None = None
     session_token: str = ""
+    session_jwt: str = ""
     intermediate_session_token: str = ""
     mfa_required: dict[str, Any] | None = None
     flow: Flow | None = None
@@ -87,6 +91,8 @@ class LocalProvider(Admin, Primary):
         email: Sender | None = None,
         engine: Engine | None = None,
         settings: Settings | None = None,
+        signer: SessionSigner | None = None,
+        project_id: str = "project-test-local",
     ) -> None:
         self.repo = Repo(store)
         self.keyring = keyring
@@ -95,6 +101,8 @@ class LocalProvider(Admin, Primary):
         self.engine = engine or Engine()
         self.settings = settings or Settings()
         self.totp = TotpComponent()
+        self.signer = signer or SessionSigner.generate()
+        self.project_id = project_id
         self.driver = FlowDriver(
             self.repo,
             self.engine,
@@ -145,8 +153,16 @@ class LocalProvider(Admin, Primary):
             raise out.step.error
         if flow.state == "authenticated":
             assert out.session is not None and out.session_token
+            session_jwt = self.session_jwt(out.session, org, member)
             return AuthResult(
-                member, org, True, out.session, out.session_token, flow=flow, totp=out.totp or None
+                member,
+                org,
+                True,
+                out.session,
+                out.session_token,
+                session_jwt,
+                flow=flow,
+                totp=out.totp or None,
             )
         mfa = {
             "member_options": member_options(flow),
@@ -434,6 +450,40 @@ class LocalProvider(Admin, Primary):
             return True
         return False
 
+    def totps_migrate(
+        self, organization_id: str, member_id: str, secret: str, recovery_codes: list[str]
+    ) -> Member:
+        """Import an existing TOTP secret and its recovery codes as a verified registration."""
+        member = self.members_get(organization_id, member_id)
+        try:
+            self.totp.code_at(secret, 0.0)
+        except Exception:
+            raise InvalidArgument("secret must be base32 TOTP secret") from None
+        hashes = []
+        for raw in recovery_codes:
+            canonical = normalize_recovery_code(raw)
+            if canonical is None:
+                raise InvalidArgument("recovery codes must look like xxxx-xxxx-xxxx")
+            hashes.append(self.keyring.digest(canonical, member_id))
+        now = self.clock.now()
+        reg_id = f"member-totp-{uuid.uuid4()}"
+        record = TotpRegistration(
+            totp_registration_id=reg_id,
+            member_id=member_id,
+            organization_id=member.organization_id,
+            secret_enc=self.keyring.encrypt(secret, record_id=reg_id),
+            verified=True,
+            recovery_code_hashes=hashes,
+            created_at=now,
+        )
+        self.repo.create("totps", reg_id, record)
+        mkey = member_key(member.organization_id, member_id)
+        change = {"totp_registration_id": reg_id, "updated_at": now}
+        updated = self.repo.update("members", mkey, Member, lambda m: m.model_copy(update=change))
+        assert updated is not None
+        self.driver.audit_factor(mkey, "migrated totp", now)
+        return updated
+
     # ----------------------------------------------------------- recovery codes
 
     def recovery_codes_recover(
@@ -511,17 +561,61 @@ class LocalProvider(Admin, Primary):
     # ----------------------------------------------------------- sessions
 
     def _session_from(self, given: dict[str, str]) -> Session:
-        token = given.get("session_token")
-        if token is None:
-            raise SessionNotFound("session_jwt is not supported by the local provider yet")
-        doc = self.repo.store.get("session_tokens", self.keyring.digest(token, "session"))
-        session = self.repo.get("sessions", doc.data.strip('"'), Session) if doc else None
+        token, jwt_text = given.get("session_token"), given.get("session_jwt")
+        if jwt_text is not None:
+            session = self.repo.get("sessions", self._session_id_from_jwt(jwt_text), Session)
+        else:
+            doc = self.repo.store.get("session_tokens", self.keyring.digest(token or "", "session"))
+            session = self.repo.get("sessions", json.loads(doc.data), Session) if doc else None
         if session is None or session.revoked or session.expires_at <= self.clock.now():
             raise SessionNotFound()
         return session
 
-    def sessions_authenticate(self, session_token: str) -> Session:
-        session = self._session_from({"session_token": session_token})
+    def _session_id_from_jwt(self, text: str) -> str:
+        """Verify signature, audience, issuer and lifetime against our clock."""
+        key = jwt.PyJWK(self.signer.public_jwk()).key
+        try:
+            claims = jwt.decode(
+                text,
+                key,
+                algorithms=["RS256"],
+                audience=self.project_id,
+                issuer=f"stytch.com/{self.project_id}",
+                options={"require": ["aud", "iss", "exp", "iat", "nbf"], "verify_exp": False},
+            )
+        except jwt.PyJWTError:
+            raise SessionNotFound("the session JWT is invalid") from None
+        if not claims["nbf"] <= self.clock.now() < claims["exp"]:
+            raise SessionNotFound("the session JWT has expired")
+        return str(claims[SESSION_CLAIM]["id"])
+
+    def session_jwt(self, session: Session, org: Organization, member: Member) -> str:
+        """A fresh 5-minute JWT for the session, verifiable from `jwks()`."""
+        return self.signer.sign_session(
+            project_id=self.project_id,
+            member_id=session.member_id,
+            organization_id=session.organization_id,
+            organization_slug=org.organization_slug,
+            session_id=session.member_session_id,
+            started_at=session.started_at,
+            last_accessed_at=session.last_accessed_at,
+            session_expires_at=session.expires_at,
+            authentication_factors=[factor_json(f) for f in session.authentication_factors],
+            roles=member.roles,
+            now=self.clock.now(),
+        )
+
+    def jwks(self) -> dict[str, list[dict[str, str]]]:
+        return self.signer.jwks()
+
+    def sessions_authenticate(
+        self, session_token: str | None = None, session_jwt: str | None = None
+    ) -> tuple[Session, str]:
+        """The live session (last access stamped) and a fresh session JWT for it."""
+        given = {k: v for k, v in _creds(None, session_token, session_jwt).items() if v}
+        if len(given) != 1:
+            raise CredentialCombination("pass exactly one of session_token and session_jwt")
+        session = self._session_from(given)
         now = self.clock.now()
         updated = self.repo.update(
             "sessions",
@@ -531,7 +625,9 @@ class LocalProvider(Admin, Primary):
         )
         if updated is None or updated.revoked:
             raise SessionNotFound()
-        return updated
+        org = self.organizations_get(updated.organization_id)
+        member = self.members_get(updated.organization_id, updated.member_id)
+        return updated, self.session_jwt(updated, org, member)
 
     def sessions_get(self, organization_id: str, member_id: str) -> list[Session]:
         """The member's live sessions, newest first."""

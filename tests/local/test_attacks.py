@@ -279,7 +279,7 @@ def test_session_fixation_token_rotates_and_old_dies(kit: Kit) -> None:
     )
     assert after.session_token != first.session_token
     assert error_of(kit.provider.sessions_authenticate, first.session_token) == "session_not_found"
-    assert kit.provider.sessions_authenticate(after.session_token).member_id == member_id
+    assert kit.provider.sessions_authenticate(after.session_token)[0].member_id == member_id
 
 
 def test_exactly_one_credential(kit: Kit) -> None:

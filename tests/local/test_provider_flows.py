@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import bcrypt
 import pytest
 
@@ -109,7 +111,7 @@ def test_optional_policy_gives_session_at_once(kit: Kit) -> None:
     org_id, member_id = setup(kit)
     result = p.passwords_authenticate(org_id, "ada@example.com", PASSWORD)
     assert result.member_authenticated and result.session_token
-    assert p.sessions_authenticate(result.session_token).member_id == member_id
+    assert p.sessions_authenticate(result.session_token)[0].member_id == member_id
 
 
 def test_optional_enrollment_from_session_rotates_token(kit: Kit) -> None:
@@ -128,7 +130,9 @@ def test_optional_enrollment_from_session_rotates_token(kit: Kit) -> None:
     assert p.members_get(org_id, member_id).mfa_enrolled
     with pytest.raises(MfaError):
         p.sessions_authenticate(login.session_token)
-    assert [f.type for f in p.sessions_authenticate(done.session_token).authentication_factors] == [
+    assert [
+        f.type for f in p.sessions_authenticate(done.session_token)[0].authentication_factors
+    ] == [
         "password",
         "otp",
     ]
@@ -163,3 +167,62 @@ def test_audit_log_has_transitions_and_no_secrets(kit: Kit) -> None:
     text = str(log)
     for secret in (code, ist, done.session_token, PASSWORD):
         assert secret not in text
+
+
+def test_session_jwt_verifies_locally_and_expires_in_five_minutes(kit: Kit) -> None:
+    p = kit.provider
+    org_id, member_id = setup(kit)
+    result = p.passwords_authenticate(org_id, "ada@example.com", PASSWORD)
+    session, _ = p.sessions_authenticate(session_jwt=result.session_jwt)
+    assert session.member_id == member_id
+    assert p.jwks()["keys"][0]["alg"] == "RS256"
+    kit.clock.advance(301)
+    with pytest.raises(MfaError) as old:
+        p.sessions_authenticate(session_jwt=result.session_jwt)
+    assert old.value.error_type == "session_not_found"
+    _, fresh_jwt = p.sessions_authenticate(session_token=result.session_token)
+    p.sessions_revoke(session.member_session_id)
+    with pytest.raises(MfaError):
+        p.sessions_authenticate(session_jwt=fresh_jwt)
+
+
+def test_jwt_from_another_key_is_refused(kit: Kit) -> None:
+    from mfa_fsm_local._jwt import SessionSigner
+
+    p = kit.provider
+    org_id, _ = setup(kit)
+    result = p.passwords_authenticate(org_id, "ada@example.com", PASSWORD)
+    forged = SessionSigner.generate(kid=p.signer.kid)
+    assert result.session is not None
+    org = p.organizations_get(org_id)
+    p2_signer, p.signer = p.signer, forged
+    token = p.session_jwt(result.session, org, result.member)
+    p.signer = p2_signer
+    with pytest.raises(MfaError):
+        p.sessions_authenticate(session_jwt=token)
+
+
+def test_totp_migrate_then_challenge(kit: Kit) -> None:
+    p = kit.provider
+    org_id, member_id = setup(kit, mfa_policy="REQUIRED_FOR_ALL")
+    secret = p.totp.new_secret()
+    p.totps_migrate(org_id, member_id, secret, ["abcd-efgh-ijkl"])
+    login = p.passwords_authenticate(org_id, "ada@example.com", PASSWORD)
+    assert login.mfa_required is not None
+    assert login.mfa_required["member_options"]["totp_registration_id"]
+    code = p.totp.code_at(secret, kit.clock.now())
+    ok = p.totps_authenticate(
+        org_id, member_id, code, intermediate_session_token=login.intermediate_session_token
+    )
+    assert ok.member_authenticated
+
+
+def test_open_provider_makes_dev_keys_once(tmp_path: Path) -> None:
+    from mfa_fsm_local.config import open_provider
+
+    first = open_provider(tmp_path / "data", environ={})
+    kid = first.signer.kid
+    first.repo.store.close()
+    second = open_provider(tmp_path / "data", environ={})
+    assert second.signer.kid == kid
+    second.repo.store.close()
