@@ -174,3 +174,12 @@ def test_event_stamped_before_the_flow_started_is_refused() -> None:
     )
     step = w.send(old)
     assert not step.accepted and step.flow.state == "challenged"
+
+
+def test_ten_invariants_are_public_and_numbered() -> None:
+    from mfa_fsm import invariants
+
+    assert [n for n, _ in invariants.INVARIANTS] == list(range(1, 11))
+    for _, check in invariants.INVARIANTS:
+        assert getattr(invariants, check.__name__) is check
+        assert check.__doc__
