@@ -417,7 +417,7 @@ DICT_TABLE: dict[tuple[str, str], list[BRow]] = {
 
 def dict_handle(flow: Flow, event: Any) -> Step:
     kind = event.kind
-    c = _BCtx(flow.model_copy(), event)
+    c = _BCtx(flow.copy(), event)
     if kind == PA:
         b_open_flow(c)
     elif not b_same_subject(c):
@@ -613,7 +613,7 @@ def _enrolling_sms_ctx() -> tuple[Ctx, SmsSent]:
     step = ENGINE.start(ids.flow_id, ev.primary)
     step = ENGINE.handle(step.flow, ev.chosen)
     assert step.flow.state == ENROLLING_SMS
-    return Ctx(step.flow.model_copy(), ev.sent, (), Limits()), ev.sent
+    return Ctx(step.flow.copy(), ev.sent, (), Limits()), ev.sent
 
 
 def run_lean_trigger(n: int) -> None:

@@ -121,5 +121,5 @@ E = TypeVar("E", bound=Effect)
 
 
 def make(cls: type[E], **fields: Any) -> E:
-    """Build an effect from trusted values without re-validating them."""
-    return cls.model_construct(**fields)
+    """Build an effect. (Validated construction measures faster than `model_construct`.)"""
+    return cls(**fields)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from pydantic import ValidationError
 from transitions import Event as _TEvent
@@ -25,8 +25,7 @@ from ._guards import Ctx, Guard, Limits
 from ._policy import Rule
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
     """The result of one event: new flow, effects in order, and the refusal if any."""
 
     flow: Flow
@@ -49,6 +48,9 @@ class Step:
         return [e for e in self.effects if isinstance(e, kind)]
 
 
+_Action = Callable[[Ctx], None]
+
+
 @dataclass
 class _Refusal:
     depth: int = -1
@@ -69,14 +71,14 @@ class _LeanEvent(_TEvent):
         for transition in self.transitions.get(ctx.flow.state, ()):
             for depth, condition in enumerate(transition.conditions):
                 guard = cast(Guard, condition.func)
-                if guard(ctx) != condition.target:
+                if guard.test(ctx) != condition.target:
                     if depth > refusal.depth and guard.explains:
                         refusal.depth, refusal.guard = depth, guard
                     break
             else:
                 for action in transition.after:
-                    cast(Callable[[Ctx], None], action)(ctx)
-                ctx.flow.state = str(transition.dest)
+                    cast(_Action, action)(ctx)
+                ctx.flow.state = cast(str, transition.dest)
                 return True
         return False
 
@@ -128,7 +130,7 @@ class Engine:
         starting = kind in self._start_kinds
         if starting != (flow.state == State.START.value):
             return self._refuse(flow, event, StateError(f"{kind} cannot happen in {flow.state}"))
-        ctx = Ctx(flow.model_copy(), event, self.rules, self.limits)
+        ctx = Ctx(flow.copy(), event, self.rules, self.limits)
         if starting:
             try:
                 table.START_ACTION(ctx)

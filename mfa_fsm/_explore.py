@@ -721,8 +721,8 @@ def _key(flow: Flow, clock: float) -> tuple[str, float]:
     every way of ending alike is one leaf.
     """
     if flow.state in TERMINAL:
-        return (flow.model_dump_json(exclude=_TERMINAL_EXCLUDE, exclude_defaults=True), -1.0)
-    return (flow.model_dump_json(exclude=_LIVE_EXCLUDE, exclude_defaults=True), clock)
+        return (flow.dump_json(exclude=_TERMINAL_EXCLUDE), -1.0)
+    return (flow.dump_json(exclude=_LIVE_EXCLUDE), clock)
 
 
 _LIVE_EXCLUDE: Any = {"flow_id": True}

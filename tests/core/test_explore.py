@@ -288,7 +288,7 @@ def test_edges_for_policy_shows_what_each_policy_allows() -> None:
 
 def test_terminal_flows_are_keyed_without_time() -> None:
     flow = Flow(flow_id="a", state="failed", expires_at=X.T0 + 600, started_at=X.T0)
-    later = flow.model_copy(update={"flow_id": "b", "expires_at": X.T0 + 900})
+    later = flow.replace(flow_id="b", expires_at=X.T0 + 900)
     assert X._key(flow, X.T0) == X._key(later, X.T0 + 300)
-    live = flow.model_copy(update={"state": "challenged"})
+    live = flow.replace(state="challenged")
     assert X._key(live, X.T0) != X._key(live, X.T0 + 120)
