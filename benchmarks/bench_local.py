@@ -53,10 +53,10 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import bcrypt
 import pydantic
@@ -186,7 +186,48 @@ class TimedStore(SqliteStore):
             self._add("delete", t0)
 
 
+class UnitOfWorkStore(SqliteStore):
+    """PROTOTYPE, not the product: one write transaction per API call instead of per write.
+
+    `request()` opens BEGIN IMMEDIATE ... COMMIT around a whole provider call; inside it,
+    `put` runs its compare-and-set statements in that transaction (no BEGIN/COMMIT of its
+    own) and `append` / `delete` join it too, so a flow commits (and fsyncs) 3 times instead
+    of once per write. It overrides the private `_transaction`: a what-if measurement for
+    the report, holding the write lock for the whole call (bcrypt and RSA signing included).
+    """
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        if conn.in_transaction:  # inside request(): join it
+            yield conn
+            return
+        with super()._transaction() as joined:
+            yield joined
+
+    @contextmanager
+    def request(self) -> Iterator[None]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+
 # ------------------------------------------------------------------ the database fixture
+
+
+class StoreKind(NamedTuple):
+    """How a store on the shared file is opened."""
+
+    sync: Sync
+    timed: bool = False  # a TimedStore: every store call timed
+    autocheckpoint: bool = True  # False: PRAGMA wal_autocheckpoint = 0 on its connection
+    unit_of_work: bool = False  # a UnitOfWorkStore (prototype): one commit per API call
 
 
 @dataclass
@@ -206,9 +247,9 @@ class Db:
     org_id: str = ""
     member_ids: list[str] = field(default_factory=list)
     password_hash: str = ""
-    stores: dict[tuple[Sync, bool], SqliteStore] = field(default_factory=dict)
-    providers: dict[tuple[Sync, bool], LocalProvider] = field(default_factory=dict)
-    signers: dict[tuple[Sync, bool], TimedSigner] = field(default_factory=dict)
+    stores: dict[StoreKind, SqliteStore] = field(default_factory=dict)
+    providers: dict[StoreKind, LocalProvider] = field(default_factory=dict)
+    signers: dict[StoreKind, TimedSigner] = field(default_factory=dict)
 
     @classmethod
     def create(cls, path: Path, key: rsa.RSAPrivateKey, password_hash: str) -> Db:
@@ -224,22 +265,27 @@ class Db:
             password_hash=password_hash,
         )
         db.admin.execute("PRAGMA synchronous = NORMAL")
-        db.stores[("FULL", False)] = first
-        provider = db.provider("FULL", timed=False)
+        db.stores[StoreKind("FULL")] = first
+        provider = db.provider(StoreKind("FULL"))
         db.org_id = provider.organizations_create(
             "Bench", "bench", mfa_policy="REQUIRED_FOR_ALL"
         ).organization_id
         return db
 
-    def provider(self, sync: Sync, *, timed: bool) -> LocalProvider:
-        k = (sync, timed)
+    def provider(self, k: StoreKind) -> LocalProvider:
         if k not in self.providers:
             if k not in self.stores:
-                self.stores[k] = (
-                    TimedStore(self.path, synchronous=sync)
-                    if timed
-                    else SqliteStore(self.path, synchronous=sync)
+                store = (
+                    TimedStore(self.path, synchronous=k.sync)
+                    if k.timed
+                    else UnitOfWorkStore(self.path, synchronous=k.sync)
+                    if k.unit_of_work
+                    else SqliteStore(self.path, synchronous=k.sync)
                 )
+                if not k.autocheckpoint:
+                    # this thread's connection: the one every call of this store uses here
+                    store._conn().execute("PRAGMA wal_autocheckpoint = 0")
+                self.stores[k] = store
             self.signers[k] = TimedSigner(self.key)
             self.providers[k] = LocalProvider(
                 self.stores[k],
@@ -318,7 +364,7 @@ class Db:
         self.checkpoint()
         seconds = time.perf_counter() - t0
         # The provider must find them exactly as if created through the API.
-        p = self.provider("NORMAL", timed=False)
+        p = self.provider(StoreKind("NORMAL"))
         for i in (start, total - 1):
             found = p.member_by_email(self.org_id, email_for(i))
             assert found is not None and found.member_id == self.member_ids[i]
@@ -379,6 +425,14 @@ class Db:
             "file_bytes": self.path.stat().st_size + (wal.stat().st_size if wal.exists() else 0),
         }
 
+    def btrees(self) -> dict[str, int]:
+        """Bytes of pages per table and index (SQLite's dbstat), or {} when not compiled in."""
+        try:
+            rows = self.admin.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name")
+            return {str(name): int(size) for name, size in rows}
+        except sqlite3.OperationalError:
+            return {}
+
     def contents(self) -> dict[str, tuple[int, int, int]]:
         """Per collection (documents) and per log (`log:` prefix): rows, key bytes, data bytes."""
         out: dict[str, tuple[int, int, int]] = {}
@@ -404,6 +458,12 @@ class Variant:
     sync: Sync
     password: bool  # passwords_authenticate (bcrypt) or login without password hashing
     timed_store: bool = False
+    autocheckpoint: bool = True
+    unit_of_work: bool = False
+
+    @property
+    def kind(self) -> StoreKind:
+        return StoreKind(self.sync, self.timed_store, self.autocheckpoint, self.unit_of_work)
 
 
 def login(p: LocalProvider, org_id: str, email: str, password: bool) -> AuthResult:
@@ -434,31 +494,47 @@ class Batch:
 
 
 def run_flows(
-    db: Db, v: Variant, indices: Sequence[int], *, pending: bool = False, phone0: int = 0
+    db: Db,
+    v: Variant,
+    indices: Sequence[int],
+    *,
+    pending: bool = False,
+    phone0: int = 0,
+    collect: bool = True,
 ) -> Batch:
     """Run one flow per member index; `pending` stops after the SMS send."""
-    p = db.provider(v.sync, timed=v.timed_store)
-    signer = db.signers[(v.sync, v.timed_store)]
-    store = db.stores[(v.sync, v.timed_store)]
+    p = db.provider(v.kind)
+    signer = db.signers[v.kind]
+    store = db.stores[v.kind]
     signer.reset()
     if isinstance(store, TimedStore):
         store.reset()
     org_id, ids, codes, clock = db.org_id, db.member_ids, db.sender.codes, db.clock
     password = v.password
+    request: Callable[[], AbstractContextManager[None]] = (
+        store.request if isinstance(store, UnitOfWorkStore) else nullcontext
+    )
     ops: dict[str, list[float]] = {op: [] for op in OPS}
     t_login, t_send, t_auth = ops["login"], ops["sms_send"], ops["sms_authenticate"]
-    gc.collect()
+    if collect:
+        gc.collect()
     perf = time.perf_counter
     c0, start = time.thread_time(), perf()
     for j, i in enumerate(indices):
         member_id = ids[i]
         phone = PHONES[(phone0 + j) % len(PHONES)]
         t0 = perf()
-        first = login(p, org_id, email_for(i), password)
+        with request():
+            first = login(p, org_id, email_for(i), password)
         t1 = perf()
         clock.t += STEP_SECONDS
         ist = first.intermediate_session_token
-        p.otps_sms_send(org_id, member_id, mfa_phone_number=phone, intermediate_session_token=ist)
+        if first.member_authenticated or not ist or first.mfa_required is None:
+            raise AssertionError(f"flow {j}: login did not ask for MFA enrollment")
+        with request():
+            p.otps_sms_send(
+                org_id, member_id, mfa_phone_number=phone, intermediate_session_token=ist
+            )
         t2 = perf()
         t_login.append(t1 - t0)
         t_send.append(t2 - t1)
@@ -467,11 +543,12 @@ def run_flows(
             continue
         code = codes[phone]
         t2 = perf()
-        done = p.otps_sms_authenticate(org_id, member_id, code, intermediate_session_token=ist)
+        with request():
+            done = p.otps_sms_authenticate(org_id, member_id, code, intermediate_session_token=ist)
         t3 = perf()
         t_auth.append(t3 - t2)
         clock.t += STEP_SECONDS
-        if not (done.member_authenticated and done.session_jwt):
+        if not (done.member_authenticated and done.session_jwt and done.session_token):
             raise AssertionError(f"flow {j} did not end in a session")
     seconds, cpu = perf() - start, time.thread_time() - c0
     batch = Batch(len(indices), seconds, cpu, ops, signer.seconds, signer.calls)
@@ -531,6 +608,7 @@ def run_rounds(
         warm = rng.sample(range(pop), min(10, pop))
         run_flows(db, s.variant, warm)
         db.recycle(warm)
+        db.checkpoint()
     phone0 = 0
     for r in range(rounds):
         k = r % len(series)
@@ -539,6 +617,7 @@ def run_rounds(
             s.batches.append(run_flows(db, s.variant, members, phone0=phone0))
             phone0 += len(members)
             db.recycle(members)
+            db.checkpoint()  # every batch starts on an empty WAL
         log(f"  {label}: round {r + 1}/{rounds} done")
 
 
@@ -659,6 +738,38 @@ def profile_top(prof: cProfile.Profile, flows: int, top: int) -> list[tuple[str,
     raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
     rows = sorted(raw.items(), key=lambda kv: kv[1][2], reverse=True)[:top]
     return [(short_name(f), v[2] / flows * 1e3, v[3] / flows * 1e3) for f, v in rows]
+
+
+AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    # (area, substrings of the function's file or built-in name), first match wins
+    ("SQLite C calls (execute/fetch; includes fsync)", ("sqlite3.",)),
+    ("bcrypt.checkpw (rounds=4)", ("bcrypt",)),
+    ("RSA signing (cryptography)", ("RSAPrivateKey", "cryptography")),
+    ("pydantic-core validate / serialize", ("pydantic_core",)),
+    ("HMAC / hashlib / secrets", ("_hashlib", "hmac", "secrets", "random")),
+    ("PyJWT (Python)", ("/jwt/",)),
+    ("phonenumbers", ("phonenumbers",)),
+    ("json (stdlib)", ("/json/", "_json")),
+    ("mfa_fsm_local (provider, driver, store code)", ("mfa_fsm_local",)),
+    ("mfa_fsm core (engine, flow, effects)", ("/mfa_fsm/",)),
+    ("pydantic (Python)", ("pydantic",)),
+    ("transitions", ("transitions",)),
+)
+
+
+def profile_areas(prof: cProfile.Profile, flows: int) -> list[tuple[str, float]]:
+    """Self time per flow grouped by area (library or package), largest first."""
+    stats = pstats.Stats(prof)
+    raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
+    totals: dict[str, float] = {}
+    for (filename, _, name), v in raw.items():
+        where = name if filename == "~" else filename.replace(os.sep, "/")
+        area = next(
+            (a for a, needles in AREAS if any(n in where for n in needles)),
+            "other Python (stdlib, glue)",
+        )
+        totals[area] = totals.get(area, 0.0) + v[2]
+    return sorted(((a, t / flows * 1e3) for a, t in totals.items()), key=lambda r: -r[1])
 
 
 # ------------------------------------------------------------------ report helpers
@@ -795,7 +906,7 @@ class Config:
 
 FULL_CONFIG = Config(
     rounds=7,
-    n={"FULL": 120, "NORMAL": 400},
+    n={"FULL": 100, "NORMAL": 400},
     pop=10_000,
     pending=10_000,
     tiers=(1_000, 10_000, 100_000, 1_000_000),
@@ -883,6 +994,34 @@ def main(argv: Sequence[str] | None = None) -> int:
                 True,
                 True,
             ),
+            Variant(
+                "full_pw_nockpt",
+                'complete flow, "FULL", wal_autocheckpoint=0 (checkpoint between batches)',
+                "FULL",
+                True,
+                autocheckpoint=False,
+            ),
+            Variant(
+                "normal_pw_nockpt",
+                'complete flow, "NORMAL", wal_autocheckpoint=0 (checkpoint between batches)',
+                "NORMAL",
+                True,
+                autocheckpoint=False,
+            ),
+            Variant(
+                "full_pw_uow",
+                'complete flow, "FULL", PROTOTYPE one transaction per API call',
+                "FULL",
+                True,
+                unit_of_work=True,
+            ),
+            Variant(
+                "normal_pw_uow",
+                'complete flow, "NORMAL", PROTOTYPE one transaction per API call',
+                "NORMAL",
+                True,
+                unit_of_work=True,
+            ),
         ]
         series = [Series(v, cfg.n[v.sync]) for v in variants]
         run_rounds(db, series, cfg.rounds, rng, out.line, "part 1")
@@ -898,15 +1037,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.line(f"part 3: {cfg.pending:,} pending flows…")
         pdb = Db.create(root / "pending.db", key, password_hash)
         pdb.populate(cfg.pending)
-        size0, contents0 = pdb.size(), pdb.contents()
+        size0, contents0, btrees0 = pdb.size(), pdb.contents(), pdb.btrees()
         pv = Variant("pending", "pending", "NORMAL", True)
         t0 = time.perf_counter()
         pending_batch = run_flows(pdb, pv, range(cfg.pending), pending=True)
         pending_seconds = time.perf_counter() - t0
-        size1, contents1 = pdb.size(), pdb.contents()
+        size1, contents1, btrees1 = pdb.size(), pdb.contents(), pdb.btrees()
         pdb.close()
         n_pending = cfg.pending
         growth = {k: (size1[k] - size0[k]) / n_pending for k in size0}
+        per_btree = sorted(
+            ((name, (btrees1.get(name, 0) - btrees0.get(name, 0)) / n_pending) for name in btrees1),
+            key=lambda r: -r[1],
+        )
         per_collection: list[tuple[str, float, float, float]] = []
         for name in sorted(set(contents0) | set(contents1)):
             r0 = contents0.get(name, (0, 0, 0))
@@ -956,6 +1099,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         headline = 1 / med(by["full_pw"].per_flow())
         missed = headline < TARGET_FLOWS_PER_SECOND
         profiles: dict[str, list[tuple[str, float, float]]] = {}
+        areas: dict[str, list[tuple[str, float]]] = {}
+        profile_seconds: dict[str, float] = {}
         if missed or args.profile:
             out.line("profiling (cProfile, untimed)…")
             prdb = Db.create(root / "profile.db", key, password_hash)
@@ -965,10 +1110,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 members = rng.sample(range(len(prdb.member_ids)), cfg.profile_flows)
                 run_flows(prdb, v, members[:10])
                 prdb.recycle(members[:10])
+                prdb.checkpoint()
+                gc.collect()
                 with profiled() as prof:
-                    run_flows(prdb, v, members)
+                    b = run_flows(prdb, v, members, collect=False)
                 prdb.recycle(members)
-                profiles[sync] = profile_top(prof, len(members), 14)
+                profile_seconds[sync] = b.seconds / b.n
+                profiles[sync] = profile_top(prof, len(members), 16)
+                areas[sync] = profile_areas(prof, len(members))
             prdb.close()
         load_after = os.getloadavg()[0]
 
@@ -1009,7 +1158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows,
     )
     lat_rows: list[list[str]] = []
-    for s in series[:4]:
+    for s in [s for s in series if not s.variant.timed_store]:
         for op in OPS:
             p50, p99 = s.op_pct(op, 50), s.op_pct(op, 99)
             lat_rows.append(
@@ -1098,6 +1247,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             for name, r, k, d in per_collection
         ],
     )
+    if per_btree:
+        out.table(
+            "Part 3: page growth per flow by table and index (dbstat)",
+            ["table / index", "bytes per flow"],
+            [[name, f"{b:,.0f}"] for name, b in per_btree if b],
+        )
     tier_rows: list[list[str]] = []
     for t in tiers:
         row = [
@@ -1136,7 +1291,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
 
     targets: list[list[str]] = []
-    for s in series[:4]:
+    for s in [s for s in series if not s.variant.timed_store]:
         fps = 1 / med(s.per_flow())
         ok = fps >= TARGET_FLOWS_PER_SECOND
         verdict = (
@@ -1154,9 +1309,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
     for sync, top in profiles.items():
+        total = sum(t for _, t in areas[sync])
         out.table(
-            f"cProfile, complete flows on {sync} ({cfg.profile_flows} flows; profiler overhead "
-            "inflates Python-level costs)",
+            f"cProfile, complete flows on {sync}, self time by area ({cfg.profile_flows} flows, "
+            f"{profile_seconds[sync] * 1e3:.2f} ms/flow under the profiler, which inflates "
+            "Python-level costs)",
+            ["area", "self ms/flow", "% of profiled time"],
+            [[a, f"{t:.3f}", f"{t / total * 100:.1f}%"] for a, t in areas[sync]],
+        )
+        out.table(
+            f"cProfile, complete flows on {sync}, top functions by self time",
             ["function", "self ms/flow", "cumulative ms/flow"],
             [[name, f"{tt:.3f}", f"{ct:.3f}"] for name, tt, ct in top],
         )
@@ -1204,6 +1366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "n": n_pending,
                     "seconds": pending_seconds,
                     "login_send_seconds_per_flow": pending_batch.seconds / n_pending,
+                    "btree_bytes_per_flow": dict(per_btree),
                     "size_before": size0,
                     "size_after": size1,
                     "bytes_per_flow": growth,
@@ -1225,7 +1388,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "skipped_tiers": [{"members": m, "estimated_seconds": e} for m, e in skipped],
                 "target_flows_per_second": TARGET_FLOWS_PER_SECOND,
                 "profiles": {
-                    k: [{"function": f, "self_ms": a, "cum_ms": b} for f, a, b in v]
+                    k: {
+                        "ms_per_flow_under_profiler": profile_seconds[k] * 1e3,
+                        "areas_self_ms": dict(areas[k]),
+                        "top": [{"function": f, "self_ms": a, "cum_ms": b} for f, a, b in v],
+                    }
                     for k, v in profiles.items()
                 },
             }
