@@ -407,9 +407,11 @@ class Db:
 
     # -------------------------------------------------------------- sizes
 
-    def checkpoint(self) -> None:
-        busy, _, _ = self.admin.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        if busy:
+    def checkpoint(self, mode: Literal["PASSIVE", "TRUNCATE"] = "TRUNCATE") -> None:
+        """Copy the WAL into the database. PASSIVE keeps the WAL file's size, so the next
+        writer reuses it from the start, as in steady state; TRUNCATE empties it (sizes)."""
+        busy, log, done = self.admin.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+        if busy or log != done:
             raise RuntimeError("WAL checkpoint could not complete")
 
     def size(self) -> dict[str, int]:
@@ -608,7 +610,7 @@ def run_rounds(
         warm = rng.sample(range(pop), min(10, pop))
         run_flows(db, s.variant, warm)
         db.recycle(warm)
-        db.checkpoint()
+        db.checkpoint("PASSIVE")
     phone0 = 0
     for r in range(rounds):
         k = r % len(series)
@@ -617,7 +619,7 @@ def run_rounds(
             s.batches.append(run_flows(db, s.variant, members, phone0=phone0))
             phone0 += len(members)
             db.recycle(members)
-            db.checkpoint()  # every batch starts on an empty WAL
+            db.checkpoint("PASSIVE")  # every batch starts on a fully checkpointed WAL
         log(f"  {label}: round {r + 1}/{rounds} done")
 
 
@@ -824,6 +826,19 @@ def machine_info(root: Path) -> dict[str, str]:
     }
 
 
+def pressure() -> str:
+    """Linux PSI: share of the last 60 s some task waited for CPU / I/O (contention)."""
+    found = []
+    for kind in ("cpu", "io"):
+        try:
+            with open(f"/proc/pressure/{kind}", encoding="utf-8") as fh:
+                some = fh.readline().split()
+            found.append(f"{kind} {some[2].split('=')[1]}%")
+        except (OSError, IndexError):
+            pass
+    return ", ".join(found) or "n/a"
+
+
 def med(values: Sequence[float]) -> float:
     return statistics.median(values)
 
@@ -962,7 +977,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{info['temp_dir_filesystem']}; {'quick' if args.quick else 'full'} mode; "
             f"mfa_fsm + mfa_fsm_local sources sha256 {info['sources_sha256']}"
         )
-        load_before = os.getloadavg()[0]
+        load_before, psi_before = os.getloadavg()[0], pressure()
         results: dict[str, Any] = {"mode": "quick" if args.quick else "full", "machine": info}
 
         # ---------------------------------------------------------- part 1 + 2
@@ -1110,7 +1125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 members = rng.sample(range(len(prdb.member_ids)), cfg.profile_flows)
                 run_flows(prdb, v, members[:10])
                 prdb.recycle(members[:10])
-                prdb.checkpoint()
+                prdb.checkpoint("PASSIVE")
                 gc.collect()
                 with profiled() as prof:
                     b = run_flows(prdb, v, members, collect=False)
@@ -1119,12 +1134,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 profiles[sync] = profile_top(prof, len(members), 16)
                 areas[sync] = profile_areas(prof, len(members))
             prdb.close()
-        load_after = os.getloadavg()[0]
+        load_after, psi_after = os.getloadavg()[0], pressure()
 
     # ============================================================== report
     out.line(
         f"1-minute load average: {load_before:.2f} before, {load_after:.2f} after "
-        f"(nproc {info['nproc']}); total run {time.perf_counter() - wall0:.0f} s"
+        f"(nproc {info['nproc']}); pressure (PSI some avg60) before: {psi_before}, after: "
+        f"{psi_after}; total run {time.perf_counter() - wall0:.0f} s"
     )
     rows: list[list[str]] = []
     for s in series:
@@ -1357,6 +1373,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             {
                 "loadavg_1min_before": load_before,
                 "loadavg_1min_after": load_after,
+                "psi_some_avg60_before": psi_before,
+                "psi_some_avg60_after": psi_after,
                 "config": {k: v for k, v in cfg.__dict__.items()},
                 "part1_members": cfg.pop,
                 "part1_db_size_after": db_size_after,
