@@ -332,15 +332,41 @@ class FlowDriver:
 
         return self._member(mkey, change, now, f"removed {method.value}")
 
-    def count_failure(self, mkey: str) -> int:
-        """Count one wrong code for the member atomically; the result is authoritative."""
-        member = self.repo.update(
-            "members",
-            mkey,
-            Member,
-            lambda m: m.model_copy(update={"failed_attempts": m.failed_attempts + 1}),
-        )
-        return member.failed_attempts if member else 0
+    def count_failure(self, mkey: str) -> int | None:
+        """Count one wrong code for the member; the result is authoritative.
+
+        The count and, at the threshold, the lock are one compare-and-set write, so racing
+        wrong codes add exactly one each and the one that reaches the threshold locks the
+        member, whether or not its flow could take the rejection (a code sent where none
+        was asked for is wrong too). A member already locked is not counted: None. A lock
+        that has run out starts the count afresh, as a new login does.
+        """
+        limits = self.engine.limits
+        for _ in range(1000):
+            found = self.repo.load("members", mkey, Member)
+            if found is None:
+                return 0
+            member, version = found
+            now = self.clock.now()
+            if member.is_locked(now):
+                return None
+            count = member.failed_attempts if member.lock_expires_at is None else 0
+            count = min(count + 1, limits.max_failures)
+            change: dict[str, Any] = {
+                "failed_attempts": count,
+                "lock_created_at": None,
+                "lock_expires_at": None,
+            }
+            if count >= limits.max_failures:
+                change |= {"lock_created_at": now, "lock_expires_at": now + limits.lock_seconds}
+            try:
+                self.repo.save("members", mkey, member.model_copy(update=change), version)
+            except Conflict:
+                continue
+            if count >= limits.max_failures:
+                self.audit_factor(mkey, "locked", now)
+            return count
+        raise Busy(f"member {mkey} kept changing")
 
     def rotate_recovery_codes(self, registration: TotpRegistration) -> list[str]:
         codes = new_recovery_codes()

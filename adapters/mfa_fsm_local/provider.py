@@ -14,6 +14,7 @@ from typing import Any, Literal, cast
 import jwt
 
 from mfa_fsm import (
+    Aborted,
     AuthenticationFactor,
     Engine,
     Event,
@@ -201,6 +202,11 @@ class LocalProvider(Admin, Primary):
                 raise IntermediateSessionExpired()
             if (ist.organization_id, ist.member_id) != (org.organization_id, member.member_id):
                 raise UnauthorizedAction("the intermediate session belongs to another member")
+            flow = self.driver.load(ist.flow_id)
+            if flow is not None and self._stale(flow, member, request_id):
+                raise UnauthorizedAction(
+                    "the member's factors changed since this login; log in again"
+                )
             return org, ist.flow_id, token
         session = self._session_from(given)
         if (session.organization_id, session.member_id) != (org.organization_id, member.member_id):
@@ -209,7 +215,8 @@ class LocalProvider(Admin, Primary):
         doc = self.repo.store.get("session_flows", key)
         if doc is not None:
             flow = self.driver.load(doc.data.strip('"'))
-            if flow is not None and not flow.is_terminal and flow.expires_at > now:
+            live = flow is not None and not flow.is_terminal and flow.expires_at > now
+            if flow is not None and live and not self._stale(flow, member, request_id):
                 return org, flow.flow_id, ""
         flow_id = f"flow-{uuid.uuid4()}"
         event = SessionPresented(
@@ -227,6 +234,29 @@ class LocalProvider(Admin, Primary):
             "session_flows", key, f'"{flow_id}"', doc.version if doc else 0, now + 3600
         )
         return org, flow_id, ""
+
+    def _stale(self, flow: Flow, member: Member, request_id: str) -> bool:
+        """Whether the flow's snapshot of the member's factors is out of date; if so, abort it.
+
+        Invariant 3 must hold of the member as stored now: a flow opened before the member
+        enrolled, replaced or lost a factor elsewhere would otherwise let an IST add a
+        factor to a member who has one (replacing the phone just enrolled), or challenge a
+        factor the member no longer has. The caller refuses (an IST) or starts a fresh flow
+        (a session).
+        """
+        if flow.is_terminal:
+            return False
+        phone = member.mfa_phone_number if member.mfa_phone_number_verified else None
+        if (flow.phone, flow.totp_id) == (phone, member.totp_registration_id or None):
+            return False
+        event = Aborted(
+            at=max(self.clock.now(), flow.started_at),
+            organization_id=flow.organization_id,
+            member_id=flow.member_id,
+            reason="the member's factors changed since the flow began",
+        )
+        self.driver.drive(flow.flow_id, event, request_id)
+        return True
 
     def _finish(
         self, org: Organization, flow_id: str, event: Event, request_id: str, **ctx: Any
@@ -297,12 +327,7 @@ class LocalProvider(Admin, Primary):
             "member_id": member_id,
         }
         if phone is None:
-            failures = self.driver.count_failure(mkey)
-            self._reject(
-                flow_id,
-                FactorRejected(method=Method.SMS_OTP, member_failures=failures, **subject),
-                request_id,
-            )
+            self._reject(flow_id, mkey, Method.SMS_OTP, subject, request_id)
             raise OtpCodeNotFound()
         event = FactorVerified(
             method=Method.SMS_OTP,
@@ -330,13 +355,31 @@ class LocalProvider(Admin, Primary):
         try:
             self.repo.store.delete("sms_codes", mkey, version)
         except Conflict:
-            return None
+            # It matched, but a concurrent request spent (or replaced) it first: a double
+            # submission, not a guess, so it is refused without counting a failure (counting
+            # it could lock out the member whose own request just won).
+            raise OtpCodeNotFound() from None
         return record.phone_number
 
-    def _reject(self, flow_id: str, event: FactorRejected, request_id: str) -> None:
+    def _reject(
+        self,
+        flow_id: str,
+        mkey: str,
+        method: Method | Literal["recovery_code"],
+        subject: dict[str, Any],
+        request_id: str,
+    ) -> None:
+        """Count a wrong code and tell the flow; raise `MemberLocked` if the member is
+        locked, already (not counted then) or by this very attempt."""
+        failures = self.driver.count_failure(mkey)
+        if failures is None:
+            raise MemberLocked()
+        event = FactorRejected(method=method, member_failures=failures, **subject)
         out = self.driver.drive(flow_id, event, request_id)
         if isinstance(out.step.error, MemberLocked):
             raise out.step.error
+        if failures >= self.engine.limits.max_failures:
+            raise MemberLocked()
 
     def _refuse_if_locked(self, mkey: str) -> None:
         member = self.repo.get("members", mkey, Member)
@@ -412,12 +455,7 @@ class LocalProvider(Admin, Primary):
             "member_id": member_id,
         }
         if not self._spend_totp(reg_id, code, now):
-            failures = self.driver.count_failure(mkey)
-            self._reject(
-                flow_id,
-                FactorRejected(method=Method.TOTP, member_failures=failures, **subject),
-                request_id,
-            )
+            self._reject(flow_id, mkey, Method.TOTP, subject, request_id)
             raise InvalidTotpCode()
         event = FactorVerified(
             method=Method.TOTP,
@@ -431,7 +469,11 @@ class LocalProvider(Admin, Primary):
         )
 
     def _spend_totp(self, reg_id: str, code: str, now: float) -> bool:
-        """Accept a time step once: the new `last_step` is written by compare-and-set."""
+        """Accept a time step once: the new `last_step` is written by compare-and-set.
+
+        A code that matched but lost the race to a concurrent request for the same step is
+        refused without counting a failure, as for SMS codes."""
+        raced = False
         for _ in range(20):
             found = self.repo.load("totps", reg_id, TotpRegistration)
             if found is None:
@@ -441,11 +483,14 @@ class LocalProvider(Admin, Primary):
                 return False
             secret = self.keyring.decrypt(reg.secret_enc, record_id=reg_id)
             step = self.totp.verify(secret, code, now, reg.last_step)
+            if step is None and raced:
+                raise InvalidTotpCode()
             if step is None:
                 return False
             try:
                 self.repo.save("totps", reg_id, reg.model_copy(update={"last_step": step}), version)
             except Conflict:
+                raced = True
                 continue
             return True
         return False
@@ -516,12 +561,7 @@ class LocalProvider(Admin, Primary):
                 member.totp_registration_id, member_id, recovery_code
             )
         if left is None:
-            failures = self.driver.count_failure(mkey)
-            self._reject(
-                flow_id,
-                FactorRejected(method="recovery_code", member_failures=failures, **subject),
-                request_id,
-            )
+            self._reject(flow_id, mkey, "recovery_code", subject, request_id)
             raise RecoveryCodeNotFound()
         event = RecoveryCodeVerified(recovery_codes_remaining=left, **subject)
         result = self._finish(

@@ -41,7 +41,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypedDict
+from typing import Any, ClassVar, Literal, TypedDict
 
 import bcrypt
 from hypothesis import event, note, settings
@@ -54,7 +54,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from mfa_fsm import Flow, MfaError
+from mfa_fsm import Engine, Flow, Limits, MfaError
 from mfa_fsm_local._jwt import SessionSigner
 from mfa_fsm_local._keys import Keyring
 from mfa_fsm_local._ports import ManualClock, OutboxSender
@@ -66,7 +66,6 @@ SMS_SECONDS = 120
 IST_SECONDS = 600
 SESSION_SECONDS = 3600
 JWT_SECONDS = 300
-MAX_FAILURES = 10
 TOTP_PERIOD = 30
 SECOND_FACTORS = {"otp": "sms_otp", "totp": "totp", "recovery_codes": "totp"}
 BOTH = frozenset({"sms_otp", "totp"})
@@ -274,8 +273,11 @@ class Step:
         return self.result is not None and self.result.session is not None
 
 
-creds = st.tuples(
-    st.sampled_from(["ist", "ist", "ist", "session_token", "session_jwt"]), st.integers(0, 63)
+Cred = tuple[str, str, int]
+creds: st.SearchStrategy[Cred] = st.tuples(
+    st.sampled_from(["ist", "ist", "ist", "session_token", "session_jwt"]),
+    st.sampled_from(["last", "last", "last", "any"]),  # mostly carry on with the newest
+    st.integers(0, 63),
 )
 enrollments: st.SearchStrategy[Enrollment] = st.sampled_from([None, None, "enroll", "unenroll"])
 
@@ -285,6 +287,8 @@ enrollments: st.SearchStrategy[Enrollment] = st.sampled_from([None, None, "enrol
 
 class ProviderMachine(RuleBasedStateMachine):
     """A client and an admin against one provider; the model checks every step."""
+
+    limits: ClassVar[Limits] = Limits()  # Stytch's numbers: lock after 10 for an hour
 
     def __init__(self) -> None:
         super().__init__()
@@ -300,6 +304,7 @@ class ProviderMachine(RuleBasedStateMachine):
             sms=self.outbox,
             email=self.outbox,
             signer=SIGNER,
+            engine=Engine(limits=self.limits),
         )
         self.raw = sqlite3.connect(self.dir / "mfa.db", check_same_thread=False)
         self.orgs: list[Org] = []
@@ -372,11 +377,13 @@ class ProviderMachine(RuleBasedStateMachine):
         m = self.members[member]
         return self.orgs[m.org].org_id, m.member_id
 
-    def _via(self, cred: tuple[str, int]) -> Via:
-        kind, index = cred
+    def _via(self, cred: Cred) -> Via:
+        """The newest IST or session (or any other one), as the credential of a call."""
+        kind, which, index = cred
         if (kind == "ist" and self.ists) or not self.sessions:
-            return Via("ist", ist=self.ists[index % len(self.ists)])
-        sess = self.sessions[index % len(self.sessions)]
+            pick = -1 if which == "last" else index % len(self.ists)
+            return Via("ist", ist=self.ists[pick])
+        sess = self.sessions[-1 if which == "last" else index % len(self.sessions)]
         return Via("session_jwt" if kind == "session_jwt" else "session_token", sess=sess)
 
     def _before(self) -> Before:
@@ -551,6 +558,7 @@ class ProviderMachine(RuleBasedStateMachine):
             )
         )
         assert session.expires_at == now + SESSION_SECONDS
+        event(f"session issued from {s.via.kind if s.via else 'login'} ({s.name})")
         if s.via is not None and s.via.ist is not None:
             s.via.ist.dead = True
         if s.via is not None and s.via.sess is not None:
@@ -560,7 +568,7 @@ class ProviderMachine(RuleBasedStateMachine):
         """Each wrong code counts once; nothing else raises the count; 10 locks."""
         for n, (was, now_m) in enumerate(zip(b.members, after, strict=True)):
             fb, fa = was.failed_attempts, now_m.failed_attempts
-            assert fa <= MAX_FAILURES, f"member {n} has {fa} failed attempts"
+            assert fa <= self.limits.max_failures, f"member {n} has {fa} failed attempts"
             expired_lock = was.lock_expires_at is not None and was.lock_expires_at <= now
             bases = {fb, 0} if expired_lock else {fb}
             if n != s.member or s.code_check is None:
@@ -585,8 +593,9 @@ class ProviderMachine(RuleBasedStateMachine):
             if s.code_check == "wrong" and not was.is_locked(b.now):
                 answers = WRONG_CODE | PRECHECK | {LOCKED, "totp_not_found"}
                 assert err in answers, f"wrong code answered with {err}"
-            if fa == MAX_FAILURES or err == LOCKED:
+            if (fa == self.limits.max_failures and fa != fb) or err == LOCKED:
                 assert now_m.is_locked(now), f"member {n} at {fa} failures is not locked"
+                event("member locked")
 
     def _check_factors(self, b: Before, s: Step, after: list[Member]) -> None:
         """Factors change only by proof; enrolled members add only from a 2FA session."""
@@ -595,6 +604,7 @@ class ProviderMachine(RuleBasedStateMachine):
             pa = now_m.mfa_phone_number if now_m.mfa_phone_number_verified else ""
             rb, ra = was.totp_registration_id, now_m.totp_registration_id
             if (pb, rb) != (pa, ra):
+                event(f"factor {'added' if not (pb or rb) else 'replaced or added'} ({s.name})")
                 assert n == s.member and s.issued, f"member {n} factors changed by {s.name}"
                 assert pa or ra, "the last factor was removed"
                 if pa != pb:
@@ -605,6 +615,7 @@ class ProviderMachine(RuleBasedStateMachine):
                     assert s.via is not None and s.via.sess is not None
                     assert s.via.sess.second_factor, "factor added from a session without 2FA"
             if was.mfa_enrolled and not now_m.mfa_enrolled:
+                event("unenrolled")
                 assert n == s.member and s.issued and s.enrollment == "unenroll", s.name
                 assert s.flow is not None and s.flow.mfa_policy == "OPTIONAL", "unenrolled"
             if now_m.mfa_enrolled and not was.mfa_enrolled:
@@ -643,6 +654,66 @@ class ProviderMachine(RuleBasedStateMachine):
                 self.ists.append(Ist(res.intermediate_session_token, member, now, flow.flow_id))
         self._after(before, s)
 
+    # -- the honest next step ------------------------------------------------------------
+
+    @precondition(lambda self: self.ists or self.sessions)
+    @rule(
+        session=st.sampled_from([False, False, False, True]),
+        pick=st.integers(0, 3),
+        enrollment=enrollments,
+    )
+    def proceed(self, session: bool, pick: int, enrollment: Enrollment) -> None:
+        """What an honest member does next in the newest flow (an IST's, or the newest
+        session's): choose a method, resend a lapsed code, or enter the right code. It
+        steers runs to sessions; the adversarial rules then have something to attack."""
+        kind = "session_token" if session else "ist"
+        via = self._via((kind, "last", 0))
+        flow = self._current_flow(via)
+        now = self.clock.now()
+        cred: Cred = (via.kind, "last", 0)
+        state = flow.state if flow is not None else "primary_done"
+        method = flow.method if flow is not None else None
+        if state in ("authenticated", "failed") or not via.live(now):
+            self.login(via.member, False)
+        elif state == "primary_done" or (state == "challenged" and method is None):
+            allowed = list(flow.allowed) if flow is not None else ["sms_otp", "totp"]
+            if state == "challenged" and flow is not None:
+                allowed = [m for m in allowed if m in flow.enrolled] or allowed
+            choice = allowed[pick % len(allowed)] if allowed else "sms_otp"
+            if choice == "totp" and state != "challenged":
+                self.totp_create(cred, 60)
+            elif choice == "totp":
+                self.totp_authenticate(cred, "enrolled", enrollment, pick == 1)
+            else:
+                self.sms_send(cred, "none" if state == "challenged" else "new", pick)
+        elif state in ("enrolling_sms", "challenged") and method == "sms_otp":
+            latest = self.members[via.member].latest
+            if latest is None or latest.spent or now >= latest.sent_at + SMS_SECONDS:
+                self.sms_send(cred, "none" if state == "challenged" else "new", pick)
+            else:
+                self.sms_authenticate(cred, "right", enrollment, pick == 1)
+        elif state == "enrolling_totp":
+            self.totp_authenticate(cred, "pending", enrollment, pick == 1)
+        else:
+            self.totp_authenticate(cred, "enrolled", enrollment, pick == 1)
+
+    @staticmethod
+    def _fresh(flow: Flow, member: Member) -> bool:
+        """Whether the flow's snapshot of the member's factors still holds (else the
+        provider aborts the flow: the member must log in again)."""
+        phone = member.mfa_phone_number if member.mfa_phone_number_verified else None
+        return (flow.phone, flow.totp_id) == (phone, member.totp_registration_id or None)
+
+    def _current_flow(self, via: Via) -> Flow | None:
+        if via.ist is not None:
+            return self.flows.get(via.ist.flow_id)
+        assert via.sess is not None
+        doc = self.store.get("session_flows", via.sess.session_id)
+        flow = self.provider.driver.load(json.loads(doc.data)) if doc is not None else None
+        if flow is None or flow.expires_at <= self.clock.now():
+            return None
+        return flow
+
     # -- SMS -----------------------------------------------------------------------------
 
     @precondition(lambda self: self.ists or self.sessions)
@@ -651,7 +722,7 @@ class ProviderMachine(RuleBasedStateMachine):
         phone=st.sampled_from(["new", "new", "enrolled", "none", "none", "shared", "invalid"]),
         pick=st.integers(0, 1),
     )
-    def sms_send(self, cred: tuple[str, int], phone: str, pick: int) -> None:
+    def sms_send(self, cred: Cred, phone: str, pick: int) -> None:
         """Send (or resend) an SMS code: to a new number, the enrolled one, or none given."""
         via = self._via(cred)
         member = via.member
@@ -680,14 +751,15 @@ class ProviderMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.ists or self.sessions)
     @rule(
         cred=creds,
-        which=st.sampled_from(["right", "right", "right", "wrong", "old"]),
+        which=st.sampled_from(["right", "right", "right", "wrong", "old", "replay"]),
         enrollment=enrollments,
         set_default=st.booleans(),
     )
     def sms_authenticate(
-        self, cred: tuple[str, int], which: str, enrollment: Enrollment, set_default: bool
+        self, cred: Cred, which: str, enrollment: Enrollment, set_default: bool
     ) -> None:
-        """Answer with the member's latest code, a wrong one, or an earlier one."""
+        """Answer with the member's latest code, a wrong one, an earlier one, or replay the
+        code that last worked in another live flow waiting for a code to that number."""
         via = self._via(cred)
         member, now = via.member, self.clock.now()
         m = self.members[member]
@@ -696,7 +768,19 @@ class ProviderMachine(RuleBasedStateMachine):
             latest if latest and not latest.spent and now < latest.sent_at + SMS_SECONDS else None
         )
         olds = [c for c in m.codes[:-1] if c.spent] or m.codes[:-1]
-        if which == "right" and latest is not None:
+        spent = [c for c in m.codes if c.spent]
+        if which == "replay" and spent:
+            code = spent[-1].code
+            waiting = [
+                i
+                for i in self.ists
+                if i.member == member
+                and i.live(now)
+                and (f := self.flows.get(i.flow_id)) is not None
+                and f.pending == spent[-1].phone
+            ]
+            via = Via("ist", ist=waiting[-1]) if waiting else via
+        elif which == "right" and latest is not None:
             code = latest.code
         elif which == "old" and olds:
             code = olds[-1].code
@@ -721,6 +805,7 @@ class ProviderMachine(RuleBasedStateMachine):
             if c.code == code:
                 c.tried = True
         if expect_ok:
+            event("sms_authenticate: expected to work")
             assert s.issued, f"the right code in its own live flow was refused: {s.error!r}"
         if s.issued:
             assert live is not None and code == live.code, "a code that was not live worked"
@@ -743,9 +828,10 @@ class ProviderMachine(RuleBasedStateMachine):
         return (
             via.ist.live(now)
             and not member.is_locked(now)
-            and member.failed_attempts < MAX_FAILURES
+            and member.failed_attempts < self.limits.max_failures
             and live.flow_id == via.ist.flow_id
             and flow is not None
+            and self._fresh(flow, member)
             and flow.method == "sms_otp"
             and flow.pending == live.phone
             and flow.state in ("enrolling_sms", "challenged")
@@ -755,7 +841,7 @@ class ProviderMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.ists or self.sessions)
     @rule(cred=creds, minutes=st.sampled_from([60, 60, 5]))
-    def totp_create(self, cred: tuple[str, int], minutes: int) -> None:
+    def totp_create(self, cred: Cred, minutes: int) -> None:
         """Start a TOTP registration (secret, QR, recovery codes)."""
         via = self._via(cred)
         org_id, member_id = self._ids(via.member)
@@ -789,7 +875,7 @@ class ProviderMachine(RuleBasedStateMachine):
         set_default=st.booleans(),
     )
     def totp_authenticate(
-        self, cred: tuple[str, int], which: str, enrollment: Enrollment, set_default: bool
+        self, cred: Cred, which: str, enrollment: Enrollment, set_default: bool
     ) -> None:
         """Answer with the pending or enrolled registration's code (now or one step back),
         the last code that worked, or a code no registration of the member has."""
@@ -833,6 +919,7 @@ class ProviderMachine(RuleBasedStateMachine):
             newest = max(self._matches(r, code, now))
             r.tried_step = newest if r.tried_step is None else max(r.tried_step, newest)
         if expect_ok:
+            event("totp_authenticate: expected to work")
             assert s.issued, f"a fresh TOTP code in its own live flow was refused: {s.error!r}"
         if s.issued:
             assert s.flow is not None and s.flow.verified
@@ -869,7 +956,9 @@ class ProviderMachine(RuleBasedStateMachine):
         steps = self._matches(reg, code, now)
         if not steps or flow is None or not via.ist.live(now) or member.is_locked(now):
             return False
-        if member.failed_attempts >= MAX_FAILURES:
+        if not self._fresh(flow, member):
+            return False
+        if member.failed_attempts >= self.limits.max_failures:
             return False
         if reg.tried_step is not None and min(steps) <= reg.tried_step:
             return False
@@ -887,7 +976,7 @@ class ProviderMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.ists or self.sessions)
     @rule(cred=creds, which=st.sampled_from(["right", "right", "spaced", "used", "wrong"]))
-    def recover(self, cred: tuple[str, int], which: str) -> None:
+    def recover(self, cred: Cred, which: str) -> None:
         """Spend a recovery code: a fresh one (as given, or uppercased with spaces), a used
         one, or one that was never issued."""
         via = self._via(cred)
@@ -916,6 +1005,7 @@ class ProviderMachine(RuleBasedStateMachine):
             s, lambda: self.provider.recovery_codes_recover(org_id, member_id, code, **via.kwargs())
         )
         if expect_ok:
+            event("recover: expected to work")
             assert s.issued, f"an unused recovery code in a live challenge was refused: {s.error!r}"
         if s.issued:
             assert reg is not None and canonical in reg.unused, "a used or unknown code worked"
@@ -939,15 +1029,17 @@ class ProviderMachine(RuleBasedStateMachine):
         flow = self.flows.get(via.ist.flow_id)
         return (
             flow is not None
+            and self._fresh(flow, member)
             and via.ist.live(now)
             and not member.is_locked(now)
-            and member.failed_attempts < MAX_FAILURES
+            and member.failed_attempts < self.limits.max_failures
             and flow.state == "challenged"
             and "totp" in flow.allowed
             and flow.totp_id == reg.reg_id == member.totp_registration_id
             and flow.recovery_codes > 0
         )
 
+    @precondition(lambda self: self.regs)
     @rule(member=st.integers(0, 3))
     def rotate_recovery_codes(self, member: int) -> None:
         """New recovery codes replace the old ones, which stop working."""
@@ -973,7 +1065,7 @@ class ProviderMachine(RuleBasedStateMachine):
         other=st.integers(1, 3),
         action=st.sampled_from(["sms_send", "sms_auth", "totp_create", "totp_auth", "recover"]),
     )
-    def other_members_credential(self, cred: tuple[str, int], other: int, action: str) -> None:
+    def other_members_credential(self, cred: Cred, other: int, action: str) -> None:
         """One member's IST or session, presented for another member (maybe in another org)."""
         via = self._via(cred)
         victim = (via.member + other) % len(self.members)
@@ -1053,8 +1145,8 @@ class ProviderMachine(RuleBasedStateMachine):
     @invariant()
     def counts_bounded_and_locks_recorded(self) -> None:
         for n, m in enumerate(self._members()):
-            assert m.failed_attempts <= MAX_FAILURES, f"member {n}: {m.failed_attempts}"
-            if m.failed_attempts >= MAX_FAILURES:
+            assert m.failed_attempts <= self.limits.max_failures, f"member {n}: {m.failed_attempts}"
+            if m.failed_attempts >= self.limits.max_failures:
                 assert m.lock_expires_at is not None, f"member {n} at the threshold, no lock"
 
     @invariant()
@@ -1086,8 +1178,17 @@ class ProviderMachine(RuleBasedStateMachine):
                     assert compact not in text, f"a recovery code is in the {name}"
 
 
-ProviderMachine.TestCase.settings = settings(
-    ProviderMachine.TestCase.settings,
-    max_examples=min(settings().max_examples, 150),
-)
+class LockoutMachine(ProviderMachine):
+    """The same with a lockout after 3 wrong codes, so runs reach the lock (and its end)
+    often: counting across flows, ISTs and resends, locked refusals, the fresh start."""
+
+    limits = Limits(max_failures=3)
+
+
+# Each example opens a SQLite file and runs up to `stateful_step_count` provider calls with
+# checks; keep the CI profile's thousand examples to a bounded share of the run.
+_cap = min(settings().max_examples, 150)
+for _machine in (ProviderMachine, LockoutMachine):
+    _machine.TestCase.settings = settings(_machine.TestCase.settings, max_examples=_cap)
 TestProviderMachine = ProviderMachine.TestCase
+TestLockoutMachine = LockoutMachine.TestCase
