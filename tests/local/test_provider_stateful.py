@@ -62,6 +62,8 @@ from mfa_fsm_local._records import Member
 from mfa_fsm_local._sqlite import SqliteStore
 from mfa_fsm_local.provider import AuthResult, LocalProvider
 
+from .conftest import Kit
+
 SMS_SECONDS = 120
 IST_SECONDS = 600
 SESSION_SECONDS = 3600
@@ -1187,8 +1189,119 @@ class LockoutMachine(ProviderMachine):
 
 # Each example opens a SQLite file and runs up to `stateful_step_count` provider calls with
 # checks; keep the CI profile's thousand examples to a bounded share of the run.
-_cap = min(settings().max_examples, 150)
+_cap = min(settings().max_examples, 500)
 for _machine in (ProviderMachine, LockoutMachine):
     _machine.TestCase.settings = settings(_machine.TestCase.settings, max_examples=_cap)
 TestProviderMachine = ProviderMachine.TestCase
 TestLockoutMachine = LockoutMachine.TestCase
+
+
+# ---------------------------------------------------------------- what the machine found
+#
+# Each was a failing run of the machines above, kept here as a plain test.
+
+
+def _member_in(kit: Kit, **org: Any) -> tuple[str, str]:
+    p = kit.provider
+    o = p.organizations_create("Acme", "acme", **({"mfa_policy": "REQUIRED_FOR_ALL"} | org))
+    hashed = bcrypt.hashpw(b"pw", bcrypt.gensalt(rounds=4)).decode()
+    return o.organization_id, p.passwords_migrate(
+        o.organization_id, "a@x.com", hashed, "bcrypt"
+    ).member_id
+
+
+def _ist(kit: Kit, org_id: str) -> str:
+    return kit.provider.passwords_authenticate(org_id, "a@x.com", "pw").intermediate_session_token
+
+
+def _error(fn: Callable[..., Any], *args: Any, **kw: Any) -> str:
+    try:
+        fn(*args, **kw)
+    except MfaError as exc:
+        return exc.error_type
+    raise AssertionError("no error")
+
+
+def test_an_ist_from_before_the_member_enrolled_cannot_replace_the_new_factor(kit: Kit) -> None:
+    """An attacker with the password logs in (IST A); the member then logs in and enrolls
+    a phone (IST B). IST A's flow still had "no factor" in its snapshot, and used to let
+    the attacker enroll their own phone over the member's, from the password alone."""
+    p = kit.provider
+    org_id, member_id = _member_in(kit)
+    attacker = _ist(kit, org_id)
+    member = _ist(kit, org_id)
+    p.otps_sms_send(
+        org_id, member_id, mfa_phone_number=PHONES[0][0], intermediate_session_token=member
+    )
+    p.otps_sms_authenticate(
+        org_id, member_id, kit.last_code(PHONES[0][0]), intermediate_session_token=member
+    )
+    kit.clock.advance(60)
+    err = _error(
+        p.otps_sms_send,
+        org_id,
+        member_id,
+        mfa_phone_number=PHONES[1][0],
+        intermediate_session_token=attacker,
+    )
+    assert err == "unauthorized_action"
+    assert not kit.outbox.messages(kind="sms", to=PHONES[1][0])
+    assert _error(p.totps_create, org_id, member_id, intermediate_session_token=attacker) in (
+        "intermediate_session_not_found",  # the stale flow was aborted
+        "unauthorized_action",
+    )
+    assert p.members_get(org_id, member_id).mfa_phone_number == PHONES[0][0]
+    flows = [r for r in p.audit_log(member_id) if r.get("event") == "aborted"]
+    assert flows and flows[0]["dest"] == "failed"
+
+
+def test_an_ist_from_before_the_member_enrolled_cannot_finish_a_pending_enrollment(
+    kit: Kit,
+) -> None:
+    """The same race with the attacker's code already sent: the answer is refused too."""
+    p = kit.provider
+    org_id, member_id = _member_in(kit)
+    attacker = _ist(kit, org_id)
+    created = p.totps_create(org_id, member_id, intermediate_session_token=attacker)
+    assert created.totp is not None
+    member = _ist(kit, org_id)
+    p.otps_sms_send(
+        org_id, member_id, mfa_phone_number=PHONES[0][0], intermediate_session_token=member
+    )
+    p.otps_sms_authenticate(
+        org_id, member_id, kit.last_code(PHONES[0][0]), intermediate_session_token=member
+    )
+    code = p.totp.code_at(created.totp["secret"], kit.clock.now())
+    err = _error(p.totps_authenticate, org_id, member_id, code, intermediate_session_token=attacker)
+    assert err == "unauthorized_action"
+    assert p.members_get(org_id, member_id).totp_registration_id == ""
+
+
+def test_a_session_flow_from_before_a_factor_change_starts_afresh(kit: Kit) -> None:
+    """A session's pending flow whose snapshot went stale is replaced by a fresh one, which
+    judges the member as they are now (here: an enrolled member, a session without a
+    second factor, a new number: refused)."""
+    p = kit.provider
+    org_id, member_id = _member_in(kit, mfa_policy="OPTIONAL")
+    login = p.passwords_authenticate(org_id, "a@x.com", "pw")
+    p.otps_sms_send(
+        org_id, member_id, mfa_phone_number=PHONES[1][0], session_token=login.session_token
+    )
+    other = p.passwords_authenticate(org_id, "a@x.com", "pw")
+    p.otps_sms_send(
+        org_id, member_id, mfa_phone_number=PHONES[0][0], session_token=other.session_token
+    )
+    p.otps_sms_authenticate(
+        org_id, member_id, kit.last_code(PHONES[0][0]), session_token=other.session_token
+    )
+    sent = len(kit.outbox.messages(kind="sms", to=PHONES[1][0]))
+    err = _error(
+        p.otps_sms_send,
+        org_id,
+        member_id,
+        mfa_phone_number=PHONES[1][0],
+        session_token=login.session_token,
+    )
+    assert err == "unauthorized_action"
+    assert len(kit.outbox.messages(kind="sms", to=PHONES[1][0])) == sent
+    assert p.members_get(org_id, member_id).mfa_phone_number == PHONES[0][0]
