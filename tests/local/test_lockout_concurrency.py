@@ -8,6 +8,11 @@ arrives once the member is locked is refused with `user_lock_limit_reached` and 
 counted. So 20 simultaneous wrong codes, each from its own login, end with exactly 10
 counted: 9 answered `otp_code_not_found`, the 10th and the 10 latecomers answered
 `user_lock_limit_reached`, `failed_attempts == 10`, the member locked.
+
+A code is spent by compare-and-set, so of many requests carrying the same valid code one
+wins. A request whose code matched but lost that race is refused without being counted:
+it is a double submission, not a guess (and counting it could lock out the member whose
+own request just won).
 """
 
 from __future__ import annotations
@@ -186,6 +191,29 @@ def test_wrong_codes_where_no_code_was_asked_for_still_lock_at_ten(kit: Kit) -> 
     kit.clock.advance(3601)
     assert not login(kit, org_id).member_authenticated  # the lock ran out: a fresh start
     assert p.members_get(org_id, member_id).failed_attempts == 0
+
+
+def test_ten_logins_racing_one_valid_sms_code_exactly_one_session(tmp_path: Path) -> None:
+    kit = make_kit(tmp_path / "sms-race.db")
+    org_id, member_id = enrolled_by_sms(kit)
+    ists = [login(kit, org_id).intermediate_session_token for _ in range(10)]  # each sends
+    code = kit.last_code(PHONE)  # the live one; every flow waits for a code to PHONE
+    p = kit.provider
+    sessions_before = len(p.sessions_get(org_id, member_id))
+
+    wins, errors = race(
+        10,
+        lambda i: p.otps_sms_authenticate(
+            org_id, member_id, code, intermediate_session_token=ists[i]
+        ),
+    )
+
+    assert len(wins) == 1, (len(wins), Counter(errors))
+    assert set(errors) == {"otp_code_not_found"}, Counter(errors)
+    assert len(p.sessions_get(org_id, member_id)) == sessions_before + 1
+    m = p.members_get(org_id, member_id)
+    assert m.failed_attempts < 10 and not m.is_locked(kit.clock.now())
+    kit.store.close()
 
 
 def test_fifty_submissions_of_one_valid_totp_code_exactly_one_succeeds(tmp_path: Path) -> None:
