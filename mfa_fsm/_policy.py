@@ -122,6 +122,3 @@ def describe_policy(org: OrgPolicy) -> str:
         else "+".join(m.value for m in org.allowed_mfa_methods) or "no method"
     )
     return f"{org.mfa_policy.value}, {methods}"
-
-
-RuleMap = Mapping[str, Rule]

@@ -77,10 +77,6 @@ class Row(NamedTuple):
 # ---------------------------------------------------------------- guards
 
 
-def _e(ctx: Ctx) -> SubjectEvent:
-    return cast(SubjectEvent, ctx.event)
-
-
 @guard("same organization and member", SubjectMismatch)
 def same_subject(ctx: Ctx) -> bool:
     ev = ctx.event
@@ -262,12 +258,10 @@ def reaches_lockout(ctx: Ctx) -> bool:
 
 
 def _failures_after(ctx: Ctx) -> int:
-    """The member's consecutive failures after this one: the adapter's count when it keeps
-    one (it is authoritative across flows, and racing rejections may arrive out of order),
-    else one more than the flow knew. Never below what the flow knew, never past the limit."""
+    """One more than the flow knew, or the adapter's count if higher: a stale or replayed
+    report never lowers the bound (fail closed). Never past the limit."""
     reported = cast(FactorRejected, ctx.event).member_failures
-    count = ctx.flow.failures + 1 if reported is None else max(ctx.flow.failures, reported)
-    return min(count, ctx.limits.max_failures)
+    return min(max(ctx.flow.failures + 1, reported or 0), ctx.limits.max_failures)
 
 
 def open_flow(ctx: Ctx) -> None:

@@ -374,7 +374,13 @@ class LocalProvider(Admin, Primary):
         failures = self.driver.count_failure(mkey)
         if failures is None:
             raise MemberLocked()
-        event = FactorRejected(method=method, member_failures=failures, **subject)
+        # The member-wide count and lock live in the store (one atomic write above). The
+        # flow gets that count only when it reaches the limit, so it fails with the lock;
+        # otherwise it counts its own rejections, and racing ones cannot over-count.
+        at_limit = failures >= self.engine.limits.max_failures
+        event = FactorRejected(
+            method=method, member_failures=failures if at_limit else None, **subject
+        )
         out = self.driver.drive(flow_id, event, request_id)
         if isinstance(out.step.error, MemberLocked):
             raise out.step.error
