@@ -258,6 +258,23 @@ class LocalProvider(Admin, Primary):
         self.driver.drive(flow.flow_id, event, request_id)
         return True
 
+    def _answering(
+        self, organization_id: str, member_id: str, creds: dict[str, str | None], request_id: str
+    ) -> tuple[Organization, str, str, dict[str, Any]]:
+        """What every code-answering call needs: its flow, the member key (refused while
+        locked) and the event subject, stamped with the time the code is judged at."""
+        org, flow_id, _ = self._flow_for(
+            organization_id, member_id, creds, Intent.STEP_UP, request_id
+        )
+        mkey = member_key(org.organization_id, member_id)
+        self._refuse_if_locked(mkey)
+        subject = {
+            "at": self.clock.now(),
+            "organization_id": org.organization_id,
+            "member_id": member_id,
+        }
+        return org, flow_id, mkey, subject
+
     def _finish(
         self, org: Organization, flow_id: str, event: Event, request_id: str, **ctx: Any
     ) -> AuthResult:
@@ -314,18 +331,8 @@ class LocalProvider(Admin, Primary):
         request_id: str = "",
     ) -> AuthResult:
         creds = _creds(intermediate_session_token, session_token, session_jwt)
-        org, flow_id, _ = self._flow_for(
-            organization_id, member_id, creds, Intent.STEP_UP, request_id
-        )
-        mkey = member_key(org.organization_id, member_id)
-        self._refuse_if_locked(mkey)
+        org, flow_id, mkey, subject = self._answering(organization_id, member_id, creds, request_id)
         phone = self._spend_sms_code(mkey, member_id, code)
-        now = self.clock.now()
-        subject: dict[str, Any] = {
-            "at": now,
-            "organization_id": org.organization_id,
-            "member_id": member_id,
-        }
         if phone is None:
             self._reject(flow_id, mkey, Method.SMS_OTP, subject, request_id)
             raise OtpCodeNotFound()
@@ -442,11 +449,7 @@ class LocalProvider(Admin, Primary):
         request_id: str = "",
     ) -> AuthResult:
         creds = _creds(intermediate_session_token, session_token, session_jwt)
-        org, flow_id, _ = self._flow_for(
-            organization_id, member_id, creds, Intent.STEP_UP, request_id
-        )
-        mkey = member_key(org.organization_id, member_id)
-        self._refuse_if_locked(mkey)
+        org, flow_id, mkey, subject = self._answering(organization_id, member_id, creds, request_id)
         flow = self.driver.load(flow_id)
         member = self.members_get(org.organization_id, member_id)
         reg_id = (
@@ -454,12 +457,7 @@ class LocalProvider(Admin, Primary):
         )
         if not reg_id:
             raise TotpNotFound()
-        now = self.clock.now()
-        subject: dict[str, Any] = {
-            "at": now,
-            "organization_id": org.organization_id,
-            "member_id": member_id,
-        }
+        now: float = subject["at"]
         if not self._spend_totp(reg_id, code, now):
             self._reject(flow_id, mkey, Method.TOTP, subject, request_id)
             raise InvalidTotpCode()
@@ -549,18 +547,8 @@ class LocalProvider(Admin, Primary):
         request_id: str = "",
     ) -> tuple[AuthResult, int]:
         creds = _creds(intermediate_session_token, session_token, session_jwt)
-        org, flow_id, _ = self._flow_for(
-            organization_id, member_id, creds, Intent.STEP_UP, request_id
-        )
-        mkey = member_key(org.organization_id, member_id)
-        self._refuse_if_locked(mkey)
+        org, flow_id, mkey, subject = self._answering(organization_id, member_id, creds, request_id)
         member = self.members_get(org.organization_id, member_id)
-        now = self.clock.now()
-        subject: dict[str, Any] = {
-            "at": now,
-            "organization_id": org.organization_id,
-            "member_id": member_id,
-        }
         left = None
         if member.totp_registration_id:
             left = self.driver.spend_recovery_code(
