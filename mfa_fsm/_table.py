@@ -305,10 +305,15 @@ def fail(reason: FailReason, error: type[MfaError]) -> Action:
 
 
 def begin_challenge(ctx: Ctx) -> None:
-    """Seed 001: when the default method is SMS, the code goes out at once."""
+    """Seed 001: at login, when the default method is SMS, the code goes out at once.
+
+    Only at login (`secondary_auth_initiated`): a step-up from a session is asked for by
+    the caller with the method it wants, so sending first would spend an SMS twice.
+    """
     f = ctx.flow
     usable = f.enrolled & set(f.allowed)
-    if f.default_method == Method.SMS_OTP and Method.SMS_OTP in usable and f.phone:
+    at_login = f.intent == Intent.LOGIN
+    if at_login and f.default_method == Method.SMS_OTP and Method.SMS_OTP in usable and f.phone:
         _send_sms(ctx, f.phone)
     elif len(usable) == 1 and Method.TOTP.value in usable:
         f.method = Method.TOTP
@@ -404,7 +409,11 @@ def _enrollment_flag(ctx: Ctx, default: bool | None) -> list[fx.Effect]:
 def complete_enrollment(ctx: Ctx) -> None:
     ev, f = cast(FactorVerified, ctx.event), ctx.flow
     changes: list[fx.Effect] = [make(fx.RecordEnrollment, method=ev.method, factor_id=ev.factor_id)]
-    changes += _enrollment_flag(ctx, True if f.intent is not Intent.ADD_METHOD else None)
+    # Seed 002: from a session under OPTIONAL, leaving out `set_mfa_enrollment` adds the
+    # factor for step-up only; a login's required enrollment (or REQUIRED_FOR_ALL) enrolls.
+    required = f.intent is Intent.LOGIN or f.mfa_policy is MfaPolicy.REQUIRED_FOR_ALL
+    enrolls = required and f.intent is not Intent.ADD_METHOD
+    changes += _enrollment_flag(ctx, True if enrolls else None)
     if ev.set_default_mfa or f.default_method is None:
         changes.append(make(fx.SetDefaultMethod, method=ev.method))
     _finish(ctx, VerifiedFactor(method=ev.method.value, factor_id=ev.factor_id, at=ev.at), changes)

@@ -165,7 +165,7 @@ def test_optional_enrollment_from_session_sets_mfa_enrolled_and_rotates() -> Non
     assert step.flow.state == "primary_done"
     w.ev(MethodChosen, method="sms_otp", phone_number=PHONE)
     w.ev(SmsSent, phone_number=PHONE, code_expires_at=w.now + 120)
-    step = w.ev(FactorVerified, method="sms_otp", factor_id=PHONE)
+    step = w.ev(FactorVerified, method="sms_otp", factor_id=PHONE, set_mfa_enrollment="enroll")
     assert step.flow.state == "authenticated"
     assert step.of(SetMfaEnrollment)[0].enrolled is True
     kinds_ = kinds(step)
@@ -174,10 +174,24 @@ def test_optional_enrollment_from_session_sets_mfa_enrolled_and_rotates() -> Non
     assert not step.of(ConsumeIst)
 
 
+def test_optional_factor_without_set_mfa_enrollment_is_for_step_up_only() -> None:
+    """Seed 002: leaving out `set_mfa_enrollment` adds the factor without enrolling."""
+    w = Walk()
+    w.present(org(), member(), "enroll")
+    w.ev(MethodChosen, method="sms_otp", phone_number=PHONE)
+    w.ev(SmsSent, phone_number=PHONE, code_expires_at=w.now + 120)
+    step = w.ev(FactorVerified, method="sms_otp", factor_id=PHONE)
+    assert step.flow.state == "authenticated"
+    assert step.of(RecordEnrollment) and not step.of(SetMfaEnrollment)
+
+
 def test_unenroll_under_optional_needs_a_second_factor_then_clears_the_flag() -> None:
     w = Walk()
     step = w.present(org(), member(**ENROLLED_SMS), "unenroll")
     assert step.flow.state == "challenged"
+    assert not step.of(SendSmsOtp)  # from a session, the caller asks for the code
+    step = w.ev(MethodChosen, method="sms_otp")
+    assert step.of(SendSmsOtp)[0].phone_number == PHONE
     w.ev(SmsSent, phone_number=PHONE, code_expires_at=w.now + 120)
     step = w.ev(FactorVerified, method="sms_otp", factor_id=PHONE)
     assert step.flow.state == "authenticated"
@@ -251,7 +265,11 @@ def test_step_up_when_second_factor_is_stale() -> None:
     assert needs_step_up((PASSWORD,), now=T0, max_age=7200)
     w = Walk()
     step = w.present(org(**REQUIRED), member(**ENROLLED_SMS), "step_up", session_factors=factors)
-    assert step.flow.state == "challenged" and secondary_auth_initiated(step) == "sms_otp"
+    # Only primary authentication sends the default method's code by itself (seed 002);
+    # a step-up is asked for by the caller with the method it wants.
+    assert step.flow.state == "challenged" and secondary_auth_initiated(step) is None
+    step = w.ev(MethodChosen, method="sms_otp")
+    assert step.of(SendSmsOtp)[0].phone_number == PHONE
     w.ev(SmsSent, phone_number=PHONE, code_expires_at=w.now + 120)
     step = w.ev(FactorVerified, method="sms_otp", factor_id=PHONE)
     fresh = step.of(IssueSession)[0].authentication_factors
