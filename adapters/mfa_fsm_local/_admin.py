@@ -16,6 +16,7 @@ from ._ports import Clock
 from ._records import Member, Organization
 from ._repo import Repo
 from ._store import Conflict
+from ._unit import Units, in_unit
 from .errors import (
     AllowedMfaMethodsRequired,
     DuplicateEmail,
@@ -60,9 +61,11 @@ class Admin:
     repo: Repo
     clock: Clock
     driver: FlowDriver
+    units: Units
 
     # ----------------------------------------------------------- organizations
 
+    @in_unit
     def organizations_create(
         self, organization_name: str, organization_slug: str, **settings: Any
     ) -> Organization:
@@ -99,6 +102,7 @@ class Admin:
             raise OrganizationNotFound()
         return org
 
+    @in_unit
     def organizations_update(self, organization_id: str, **settings: Any) -> Organization:
         org = self.organizations_get(organization_id)
         fields = _policy(settings)
@@ -120,6 +124,7 @@ class Admin:
 
     # ----------------------------------------------------------- members
 
+    @in_unit
     def members_create(self, organization_id: str, email_address: str, **fields: Any) -> Member:
         org = self.organizations_get(organization_id)
         unknown = set(fields) - MEMBER_FIELDS
@@ -165,6 +170,7 @@ class Admin:
             "members", member_key(org.organization_id, json.loads(doc.data)), Member
         )
 
+    @in_unit
     def members_update(self, organization_id: str, member_id: str, **fields: Any) -> Member:
         member = self.members_get(organization_id, member_id)
         unknown = set(fields) - MEMBER_FIELDS
@@ -185,6 +191,7 @@ class Admin:
         self.driver.audit_factor(mkey, "member updated: " + ",".join(sorted(changes)), now)
         return updated
 
+    @in_unit
     def members_delete_mfa_phone_number(self, organization_id: str, member_id: str) -> Member:
         member = self.members_get(organization_id, member_id)
         mkey = member_key(member.organization_id, member.member_id)
@@ -192,6 +199,7 @@ class Admin:
         assert updated is not None
         return updated
 
+    @in_unit
     def members_delete_totp(self, organization_id: str, member_id: str) -> Member:
         member = self.members_get(organization_id, member_id)
         mkey = member_key(member.organization_id, member.member_id)

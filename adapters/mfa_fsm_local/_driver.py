@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,8 +46,10 @@ from ._records import IntermediateSession, Member, Session, SmsCode, TotpRegistr
 from ._repo import Busy, Repo
 from ._store import Conflict
 from ._totp import TotpComponent
+from ._unit import Units
 
 SESSION_MINUTES_DEFAULT = 60
+MemberChange = Callable[[Member], Member]
 
 
 @dataclass
@@ -57,8 +61,16 @@ class Settings:
     magic_link_seconds: float = 3600.0
     session_minutes: int = SESSION_MINUTES_DEFAULT
     issuer: str = "mfa-fsm"
+    #: `sessions_authenticate` stamps `last_accessed_at` at most this often per session.
+    session_touch_seconds: float = 5.0
+    #: A session JWT with the same claims is handed out again for this long (0: never).
+    jwt_reuse_seconds: float = 5.0
 
     def __post_init__(self) -> None:
+        if not 0 <= self.jwt_reuse_seconds < 60:
+            raise ValueError("jwt_reuse_seconds must be within [0, 60): JWTs live 5 minutes")
+        if not 0 <= self.session_touch_seconds <= 3600:
+            raise ValueError("session_touch_seconds must be within [0, 3600]")
         if not 0 < self.sms_code_seconds <= 600:
             raise ValueError(
                 "sms_code_seconds must be within (0, 600]: NIST caps OOB codes at 10 minutes"
@@ -98,9 +110,11 @@ class FlowDriver:
         sms: Sender,
         totp: TotpComponent,
         settings: Settings,
+        units: Units,
     ) -> None:
         self.repo, self.engine, self.keyring, self.clock = repo, engine, keyring, clock
-        self.sms, self.totp, self.settings = sms, totp, settings
+        self.sms, self.totp, self.settings, self.units = sms, totp, settings, units
+        self._local = threading.local()
 
     # ------------------------------------------------------------- flows
 
@@ -145,8 +159,14 @@ class FlowDriver:
         flow = step.flow
         mkey = member_key(flow.organization_id, flow.member_id)
         follow_up: Event | None = None
-        for effect in step.effects:
-            follow_up = self._apply(effect, flow, mkey, out, request_id, ctx) or follow_up
+        outer, self._local.member_changes = getattr(self._local, "member_changes", None), []
+        try:
+            for effect in step.effects:
+                follow_up = self._apply(effect, flow, mkey, out, request_id, ctx) or follow_up
+            changes = self._local.member_changes
+        finally:
+            self._local.member_changes = outer
+        self._change_member(mkey, changes, self.clock.now())
         if follow_up is not None:
             inner = self.drive(flow.flow_id, follow_up, request_id, **ctx)
             out.step = inner.step
@@ -208,8 +228,10 @@ class FlowDriver:
         elif isinstance(effect, ClearFailedAttempts):
             self._member(mkey, lambda m: m.model_copy(update={"failed_attempts": 0}), now, None)
         elif isinstance(effect, LockMember):
-            lock = {"lock_created_at": now, "lock_expires_at": effect.until}
-            self._member(mkey, lambda m: m.model_copy(update=lock), now, "locked")
+            stored = self.repo.get("members", mkey, Member)
+            if stored is None or not stored.is_locked(now):  # else `count_failure` locked it
+                lock = {"lock_created_at": now, "lock_expires_at": effect.until}
+                self._member(mkey, lambda m: m.model_copy(update=lock), now, "locked")
         elif isinstance(effect, IssueSession):
             minutes = int(ctx.get("session_duration_minutes") or self.settings.session_minutes)
             out.session, out.session_token = self.issue_session(flow, effect, now, minutes)
@@ -237,13 +259,37 @@ class FlowDriver:
         }
         self.repo.store.append("audit", member_id, at, json.dumps(row))
 
-    def _member(self, mkey: str, change: Any, now: float, what: str | None) -> Member | None:
-        def stamp(m: Member) -> Member:
-            return change(m).model_copy(update={"updated_at": now})  # type: ignore[no-any-return]
+    def _member(
+        self, mkey: str, change: MemberChange, now: float, what: str | None
+    ) -> Member | None:
+        """Change the member now, or, while a step's effects run, with the step's others.
 
-        member = self.repo.update("members", mkey, Member, stamp)
-        if what is not None:
-            self.audit_factor(mkey, what, now)
+        One step can enroll, set the default and clear the failure count: folded into one
+        compare-and-set write of the member instead of one each.
+        """
+        pending: list[tuple[MemberChange, str | None]] | None = getattr(
+            self._local, "member_changes", None
+        )
+        if pending is not None:
+            pending.append((change, what))
+            return None
+        return self._change_member(mkey, [(change, what)], now)
+
+    def _change_member(
+        self, mkey: str, changes: list[tuple[MemberChange, str | None]], now: float
+    ) -> Member | None:
+        if not changes:
+            return None
+
+        def apply_all(m: Member) -> Member:
+            for change, _ in changes:
+                m = change(m)
+            return m.model_copy(update={"updated_at": now})
+
+        member = self.repo.update("members", mkey, Member, apply_all)
+        for _, what in changes:
+            if what is not None:
+                self.audit_factor(mkey, what, now)
         return member
 
     # ------------------------------------------------------------- factors
@@ -264,14 +310,17 @@ class FlowDriver:
                 break
             except Conflict:
                 continue
-        self.sms.send(
+        else:  # never send a code that was not stored
+            raise Busy(f"the SMS code of {mkey} kept changing")
+        self.units.deliver(
+            self.sms,
             Message(
                 kind="sms",
                 to=phone,
                 body=f"Your verification code is {code}",
                 code=code,
                 sent_at=now,
-            )
+            ),
         )
 
     def _create_totp(
@@ -378,6 +427,14 @@ class FlowDriver:
             lambda r: r.model_copy(update={"recovery_code_hashes": hashes}),
         )
         return codes
+
+    def has_recovery_code(self, registration_id: str, member_id: str, raw: str) -> bool:
+        """Whether `raw` is one of the registration's unused codes (nothing is spent)."""
+        canonical = normalize_recovery_code(raw)
+        reg = self.repo.get("totps", registration_id, TotpRegistration)
+        if canonical is None or reg is None:
+            return False
+        return any(self.keyring.matches(canonical, h, member_id) for h in reg.recovery_code_hashes)
 
     def spend_recovery_code(self, registration_id: str, member_id: str, raw: str) -> int | None:
         """Remove one matching code by compare-and-set; the count left, or None when no match."""

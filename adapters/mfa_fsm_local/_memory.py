@@ -7,6 +7,8 @@ other store imports them, so all stores refuse exactly the same inputs.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ._store import Conflict, Doc, LogEntry
@@ -73,10 +75,42 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._units = threading.RLock()  # one unit at a time, as SQLite's write lock
+        self._local = threading.local()
         self._docs: dict[tuple[str, str], _Row] = {}
         self._logs: list[tuple[str, LogEntry]] = []
         self._version = 0
         self._seq = 0
+
+    @contextmanager
+    def unit(self) -> Iterator[None]:
+        """Serialise units and undo all of one that raises, as a database rollback would."""
+        undo: dict[tuple[str, str], _Row | None] | None = getattr(self._local, "undo", None)
+        if undo is not None:  # nested: join the outer unit
+            yield
+            return
+        with self._units:
+            self._local.undo = undo = {}
+            logs_before = len(self._logs)
+            try:
+                yield
+            except BaseException:
+                with self._lock:
+                    for k, row in undo.items():
+                        if row is None:
+                            self._docs.pop(k, None)
+                        else:
+                            self._docs[k] = row
+                    del self._logs[logs_before:]
+                raise
+            finally:
+                self._local.undo = None
+
+    def _remember(self, k: tuple[str, str]) -> None:
+        """Inside a unit, keep a document's first seen state for a rollback."""
+        undo: dict[tuple[str, str], _Row | None] | None = getattr(self._local, "undo", None)
+        if undo is not None and k not in undo:
+            undo[k] = self._docs.get(k)
 
     def get(self, collection: str, key: str) -> Doc | None:
         """The document, or None; expired documents stay until `purge_expired`."""
@@ -100,6 +134,7 @@ class MemoryStore:
             if current != expected_version:
                 raise Conflict(f"{collection}/{key}: version {current}, not {expected_version}")
             self._version += 1
+            self._remember((collection, key))
             self._docs[(collection, key)] = _Row(data, self._version, expires_at)
             return self._version
 
@@ -110,6 +145,7 @@ class MemoryStore:
             row = self._docs.get((collection, key))
             if row is None or row.version != expected_version:
                 raise Conflict(f"{collection}/{key}: not at version {expected_version}")
+            self._remember((collection, key))
             del self._docs[(collection, key)]
 
     def append(self, log: str, member_id: str | None, at: float, data: str) -> int:

@@ -6,6 +6,7 @@ Both end in `begin_mfa`, which hands over to the engine: a session, or an IST pl
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ from ._driver import member_key, new_token
 from ._ports import Message, Sender
 from ._records import MagicLink, Member, Organization
 from ._store import Conflict
+from ._unit import Units, in_unit
 from .errors import InvalidArgument, MagicLinkNotFound, UnauthorizedCredentials
 
 if TYPE_CHECKING:
@@ -34,7 +36,12 @@ HASH_TYPES: dict[str, tuple[str, ...]] = {
     "bcrypt": ("$2a$", "$2b$", "$2y$"),
 }
 _argon = PasswordHasher()
-_DUMMY = _argon.hash("not a password: equalises timing for unknown members")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Made on first use (not at import: it costs a hashing) and kept."""
+    return _argon.hash("not a password: equalises timing for unknown members")
 
 
 class Primary:
@@ -45,6 +52,7 @@ class Primary:
     keyring: Keyring
     email: Sender
     settings: Settings
+    units: Units
 
     if TYPE_CHECKING:  # provided by Admin and LocalProvider
 
@@ -62,6 +70,7 @@ class Primary:
 
     # ----------------------------------------------------------- passwords
 
+    @in_unit
     def passwords_migrate(
         self,
         organization_id: str,
@@ -97,7 +106,7 @@ class Primary:
         org = self.organizations_get(organization_id)
         member = self.member_by_email(org.organization_id, email_address)
         if member is None or not member.password_hash:
-            _verify(_DUMMY, password)  # same cost whether or not the member exists
+            _verify(_dummy_hash(), password)  # same cost whether or not the member exists
             raise UnauthorizedCredentials()
         if not _verify(member.password_hash, password):
             raise UnauthorizedCredentials()
@@ -110,6 +119,7 @@ class Primary:
 
     # ----------------------------------------------------------- magic links
 
+    @in_unit
     def magic_links_email_login_or_signup(self, organization_id: str, email_address: str) -> Member:
         """Send a single-use login link; unknown addresses sign up as new members."""
         org = self.organizations_get(organization_id)
@@ -126,11 +136,13 @@ class Primary:
         self.repo.create("magic_links", self.keyring.digest(token, "magic"), link, link.expires_at)
         query = f"stytch_token_type=multi_tenant_magic_links&token={token}"
         body = f"Log in to {org.organization_name}: ?{query}"
-        self.email.send(
-            Message(kind="email", to=member.email_address, body=body, token=token, sent_at=now)
+        self.units.deliver(
+            self.email,
+            Message(kind="email", to=member.email_address, body=body, token=token, sent_at=now),
         )
         return member
 
+    @in_unit
     def magic_links_authenticate(
         self,
         magic_links_token: str,

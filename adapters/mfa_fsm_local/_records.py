@@ -59,6 +59,7 @@ class SmsCode(Record):
     phone_number: str
     expires_at: float
     sent_at: float
+    spent: bool = False  # kept until replaced or expired, so a replay is known as one
 
 
 class TotpRegistration(Record):

@@ -21,20 +21,14 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from ._memory import check_append, check_delete, check_limit, check_put
-from ._store import Conflict, Doc, LogEntry
+from ._store import Conflict, Doc, LogEntry, StoreUnavailable
 
 __all__ = ["MIGRATIONS", "SqliteStore", "StoreUnavailable", "migrate"]
-
-
-class StoreUnavailable(Exception):
-    """The database cannot be used: locked too long, corrupt, closed, newer schema, disk error.
-
-    Raised in place of raw `sqlite3` errors, so callers catch one documented type.
-    """
 
 
 Migration = tuple[str, ...]
@@ -102,6 +96,14 @@ def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIO
             conn.execute("ROLLBACK")
         raise
     return max(current, len(migrations))
+
+
+@dataclass
+class _Unit:
+    """A thread's open unit: documents it has seen, and the last version it handed out."""
+
+    docs: dict[tuple[str, str], Doc | None] = field(default_factory=dict)
+    last_version: int = 0
 
 
 class SqliteStore:
@@ -197,9 +199,49 @@ class SqliteStore:
             raise StoreUnavailable(f"{action} failed on {self.path.name}: {exc}") from exc
 
     @contextmanager
+    def unit(self) -> Iterator[None]:
+        """One BEGIN IMMEDIATE ... COMMIT around a whole API call; nested units join it.
+
+        The write lock is held for the unit, so its reads and compare-and-sets see no other
+        writer; an exception (or a crash) leaves none of its writes behind. Holding the lock
+        is also what makes the unit's shortcuts safe: documents read or written once are
+        answered from memory, and versions are counted in memory and stored at the commit.
+        """
+        if getattr(self._local, "unit", None) is not None:
+            yield
+            return
+        with self._errors("unit"):
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+        state = self._local.unit = _Unit()
+        try:
+            yield
+            with self._errors("commit"):
+                if state.last_version:
+                    conn.execute(
+                        "UPDATE version_counter SET value = ? WHERE id = 1", (state.last_version,)
+                    )
+                conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                with suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            raise
+        finally:
+            self._local.unit = None
+
+    @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception (Conflict included)."""
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception (Conflict included).
+
+        Inside a `unit` the statements join the unit's transaction instead, and a Conflict
+        leaves the unit open: the failed compare-and-set wrote nothing the unit must undo
+        (the version counter only ever has to grow).
+        """
         conn = self._conn()
+        if conn.in_transaction:
+            yield conn
+            return
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
@@ -211,7 +253,10 @@ class SqliteStore:
 
     def get(self, collection: str, key: str) -> Doc | None:
         """The document, or None; expired documents stay until `purge_expired`."""
-        with self._errors("get"):
+        unit: _Unit | None = getattr(self._local, "unit", None)
+        if unit is not None and (collection, key) in unit.docs:
+            return unit.docs[(collection, key)]
+        try:
             row = (
                 self._conn()
                 .execute(
@@ -220,7 +265,12 @@ class SqliteStore:
                 )
                 .fetchone()
             )
-        return None if row is None else Doc(row[0], row[1])
+        except sqlite3.Error as exc:
+            raise self._unavailable("get", exc) from exc
+        doc = None if row is None else Doc(row[0], row[1])
+        if unit is not None:
+            unit.docs[(collection, key)] = doc
+        return doc
 
     def put(
         self,
@@ -232,28 +282,49 @@ class SqliteStore:
     ) -> int:
         """Write when the stored version is `expected_version` (0 = absent)."""
         check_put(collection, key, data, expected_version)
-        with self._errors("put"), self._transaction() as conn:
-            ((version,),) = conn.execute(
+        unit: _Unit | None = getattr(self._local, "unit", None)
+        try:
+            with self._transaction() as conn:
+                version = self._next_version(conn, unit)
+                if expected_version == 0:
+                    try:
+                        conn.execute(
+                            "INSERT INTO documents (collection, key, version, data, expires_at)"
+                            " VALUES (?, ?, ?, ?, ?)",
+                            (collection, key, version, data, expires_at),
+                        )
+                    except sqlite3.IntegrityError:
+                        raise Conflict(f"{collection}/{key}: already exists") from None
+                else:
+                    cursor = conn.execute(
+                        "UPDATE documents SET version = ?, data = ?, expires_at = ?"
+                        " WHERE collection = ? AND key = ? AND version = ?",
+                        (version, data, expires_at, collection, key, expected_version),
+                    )
+                    if cursor.rowcount != 1:
+                        raise Conflict(f"{collection}/{key}: not at version {expected_version}")
+        except sqlite3.Error as exc:
+            raise self._unavailable("put", exc) from exc
+        if unit is not None:
+            unit.docs[(collection, key)] = Doc(data, version)
+        return version
+
+    @staticmethod
+    def _next_version(conn: sqlite3.Connection, unit: _Unit | None) -> int:
+        """The store-wide counter: one statement per write, or counted in memory in a unit."""
+        if unit is None:
+            ((value,),) = conn.execute(
                 "UPDATE version_counter SET value = value + 1 WHERE id = 1 RETURNING value"
             ).fetchall()
-            if expected_version == 0:
-                try:
-                    conn.execute(
-                        "INSERT INTO documents (collection, key, version, data, expires_at)"
-                        " VALUES (?, ?, ?, ?, ?)",
-                        (collection, key, version, data, expires_at),
-                    )
-                except sqlite3.IntegrityError:
-                    raise Conflict(f"{collection}/{key}: already exists") from None
-            else:
-                cursor = conn.execute(
-                    "UPDATE documents SET version = ?, data = ?, expires_at = ?"
-                    " WHERE collection = ? AND key = ? AND version = ?",
-                    (version, data, expires_at, collection, key, expected_version),
-                )
-                if cursor.rowcount != 1:
-                    raise Conflict(f"{collection}/{key}: not at version {expected_version}")
-        return int(version)
+            return int(value)
+        if not unit.last_version:
+            ((value,),) = conn.execute("SELECT value FROM version_counter WHERE id = 1")
+            unit.last_version = int(value)
+        unit.last_version += 1
+        return unit.last_version
+
+    def _unavailable(self, action: str, exc: sqlite3.Error) -> StoreUnavailable:
+        return StoreUnavailable(f"{action} failed on {self.path.name}: {exc}")
 
     def delete(self, collection: str, key: str, expected_version: int) -> None:
         """Delete when the stored version is `expected_version`: one atomic statement."""
@@ -265,6 +336,9 @@ class SqliteStore:
             )
         if cursor.rowcount != 1:
             raise Conflict(f"{collection}/{key}: not at version {expected_version}")
+        unit: _Unit | None = getattr(self._local, "unit", None)
+        if unit is not None:
+            unit.docs[(collection, key)] = None
 
     def append(self, log: str, member_id: str | None, at: float, data: str) -> int:
         """Append; AUTOINCREMENT keeps sequence numbers increasing and never reused."""
@@ -296,6 +370,9 @@ class SqliteStore:
         """Drop documents whose `expires_at` is strictly before `now`."""
         with self._errors("purge_expired"):
             cursor = self._conn().execute("DELETE FROM documents WHERE expires_at < ?", (now,))
+        unit: _Unit | None = getattr(self._local, "unit", None)
+        if unit is not None:
+            unit.docs.clear()
         return cursor.rowcount
 
     def close(self) -> None:

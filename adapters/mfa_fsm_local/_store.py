@@ -2,14 +2,24 @@
 
 Every provider write goes through `put` with the version it read, so two concurrent
 submissions of one code can never both succeed: the second write finds a newer version
-and gets `Conflict`. Implementations: `MemoryStore` (tests) and `SqliteStore` (default);
-PostgreSQL and Redis implement the same protocol.
+and gets `Conflict`. Implementations: `MemoryStore` (tests), `SqliteStore` (default),
+`PostgresStore`, `RedisStore`, and `RoutedStore` (durable records in one, short-lived
+flow state in another).
 """
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
+
+
+class StoreUnavailable(Exception):
+    """The database cannot be used: locked too long, corrupt, closed, newer schema, disk error.
+
+    Raised in place of a backend's own errors (sqlite3, psycopg, redis), so callers catch
+    one documented type.
+    """
 
 
 class Conflict(Exception):
@@ -64,6 +74,17 @@ class Store(Protocol):
         self, log: str, member_id: str | None = None, after: int = 0, limit: int = 1000
     ) -> list[LogEntry]:
         """Entries oldest first, optionally only one member's, after a sequence number."""
+
+    def unit(self) -> AbstractContextManager[None]:
+        """Group this thread's calls into one unit of work: one commit, one fsync.
+
+        Each API call of the provider runs in one unit. Inside it, writes are still
+        compare-and-set, so correctness never rests on the unit. What the unit adds is
+        speed (one durable commit per call instead of one per write) and, where the
+        backend can, atomicity: SQLite and PostgreSQL keep all of a unit or none of it
+        when it raises or the process dies; a unit nested in another joins the outer.
+        A backend without multi-key transactions may run each write on its own.
+        """
 
     def purge_expired(self, now: float) -> int:
         """Drop documents whose `expires_at` is before `now`; returns how many."""

@@ -95,6 +95,16 @@ class TotpComponent:
         """The current code: for tests, demos and the dev console, never for logs."""
         return self._otp(secret).at(now)
 
+    def is_replay(self, secret: str, code: str, now: float, last_step: int | None) -> bool:
+        """Whether `code` is the one already accepted at `last_step` (still in the window):
+        a double submission of a right code, which callers refuse without counting."""
+        if last_step is None or not is_well_formed_code(code, self.digits):
+            return False
+        if abs(self.step(now) - last_step) > self.window:
+            return False
+        expected = self._otp(secret).generate_otp(last_step).encode("ascii")
+        return hmac.compare_digest(expected, code.encode("ascii"))
+
     def verify(self, secret: str, code: str, now: float, last_step: int | None) -> int | None:
         """The matched time step if `code` is valid within ±window steps and newer than
         `last_step`, else None. Store the result as the next `last_step`.

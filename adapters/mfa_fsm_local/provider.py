@@ -7,11 +7,9 @@ engine's effects are carried out by `FlowDriver`. Nothing bypasses the state mac
 from __future__ import annotations
 
 import json
+import threading
 import uuid
-from dataclasses import dataclass
 from typing import Any, Literal, cast
-
-import jwt
 
 from mfa_fsm import (
     Aborted,
@@ -23,63 +21,50 @@ from mfa_fsm import (
     Flow,
     Intent,
     IntermediateSessionExpired,
-    InvalidTotpCode,
     MemberFactors,
     MemberLocked,
     Method,
     MethodChosen,
     MfaError,
-    OrgPolicy,
     OtpCodeNotFound,
     PrimaryAuthenticated,
-    RecoveryCodeVerified,
     SessionPresented,
     UnauthorizedAction,
     member_options,
+    org_allowed_methods,
     secondary_auth_initiated,
 )
 
 from ._admin import Admin
-from ._codes import is_well_formed_code, normalize_phone, normalize_recovery_code
+from ._codes import is_well_formed_code, normalize_phone
 from ._driver import FlowDriver, Outcome, Settings, member_key, new_token
-from ._jwt import SESSION_CLAIM, SessionSigner, factor_json
+from ._factor_calls import FactorCalls
+from ._jwt import SessionSigner
 from ._keys import Keyring
 from ._ports import Clock, ConsoleSender, Sender, SystemClock
 from ._primary import Primary
-from ._records import IntermediateSession, Member, Organization, Session, SmsCode, TotpRegistration
+from ._records import IntermediateSession, Member, Organization, SmsCode, TotpRegistration
 from ._repo import Repo
+from ._sessions import SessionCalls
+from ._shared import (
+    AuthResult,
+    Enrollment,
+    SessionIntent,
+    adding_intent,
+    credentials,
+    member_factors,
+    org_policy,
+)
 from ._store import Conflict, Store
 from ._totp import TotpComponent
+from ._unit import Units, in_unit
 from .errors import (
     CredentialCombination,
-    InvalidArgument,
     MemberNotFound,
-    RecoveryCodeNotFound,
-    SessionNotFound,
-    TotpNotFound,
 )
 
-Enrollment = Literal["enroll", "unenroll"] | None
-SessionIntent = Literal[Intent.ENROLL, Intent.UNENROLL, Intent.ADD_METHOD, Intent.STEP_UP]
 
-
-@dataclass
-class AuthResult:
-    """What an authenticate call returns: a session, or an IST and what MFA needs."""
-
-    member: Member
-    organization: Organization
-    member_authenticated: bool
-    session: Session | None = None
-    session_token: str = ""
-    session_jwt: str = ""
-    intermediate_session_token: str = ""
-    mfa_required: dict[str, Any] | None = None
-    flow: Flow | None = None
-    totp: dict[str, Any] | None = None
-
-
-class LocalProvider(Admin, Primary):
+class LocalProvider(Admin, Primary, FactorCalls, SessionCalls):
     """The self-hosted provider over any `Store`."""
 
     def __init__(
@@ -96,6 +81,7 @@ class LocalProvider(Admin, Primary):
         project_id: str = "project-test-local",
     ) -> None:
         self.repo = Repo(store)
+        self.units = Units(store)
         self.keyring = keyring
         self.clock = clock or SystemClock()
         self.email = email or ConsoleSender()
@@ -104,6 +90,8 @@ class LocalProvider(Admin, Primary):
         self.totp = TotpComponent()
         self.signer = signer or SessionSigner.generate()
         self.project_id = project_id
+        self._jwts: dict[tuple[object, ...], tuple[float, str, int]] = {}
+        self._jwt_lock = threading.Lock()
         self.driver = FlowDriver(
             self.repo,
             self.engine,
@@ -112,10 +100,12 @@ class LocalProvider(Admin, Primary):
             sms or ConsoleSender(),
             self.totp,
             self.settings,
+            self.units,
         )
 
     # ----------------------------------------------------------- flows
 
+    @in_unit
     def begin_mfa(
         self,
         org: Organization,
@@ -139,7 +129,7 @@ class LocalProvider(Admin, Primary):
         self.repo.create("ists", ist_id, ist, ist.expires_at)
         event = PrimaryAuthenticated(
             at=now,
-            organization=_policy(org),
+            organization=org_policy(org),
             member=self._factors(member),
             primary_factor=factor,
             ist_id=ist_id,
@@ -203,9 +193,10 @@ class LocalProvider(Admin, Primary):
             if (ist.organization_id, ist.member_id) != (org.organization_id, member.member_id):
                 raise UnauthorizedAction("the intermediate session belongs to another member")
             flow = self.driver.load(ist.flow_id)
-            if flow is not None and self._stale(flow, member, request_id):
+            if flow is not None and self._stale(flow, org, member, request_id):
                 raise UnauthorizedAction(
-                    "the member's factors changed since this login; log in again"
+                    "the member's factors or the organization's MFA policy changed since"
+                    " this login; log in again"
                 )
             return org, ist.flow_id, token
         session = self._session_from(given)
@@ -216,12 +207,12 @@ class LocalProvider(Admin, Primary):
         if doc is not None:
             flow = self.driver.load(doc.data.strip('"'))
             live = flow is not None and not flow.is_terminal and flow.expires_at > now
-            if flow is not None and live and not self._stale(flow, member, request_id):
+            if flow is not None and live and not self._stale(flow, org, member, request_id):
                 return org, flow.flow_id, ""
         flow_id = f"flow-{uuid.uuid4()}"
         event = SessionPresented(
             at=now,
-            organization=_policy(org),
+            organization=org_policy(org),
             member=self._factors(self._unlock_if_expired(member, now)),
             session_id=session.member_session_id,
             session_factors=tuple(session.authentication_factors),
@@ -235,25 +226,31 @@ class LocalProvider(Admin, Primary):
         )
         return org, flow_id, ""
 
-    def _stale(self, flow: Flow, member: Member, request_id: str) -> bool:
-        """Whether the flow's snapshot of the member's factors is out of date; if so, abort it.
+    def _stale(self, flow: Flow, org: Organization, member: Member, request_id: str) -> bool:
+        """Whether the flow's snapshot of the member or the org is out of date; if so, abort.
 
         Invariant 3 must hold of the member as stored now: a flow opened before the member
         enrolled, replaced or lost a factor elsewhere would otherwise let an IST add a
         factor to a member who has one (replacing the phone just enrolled), or challenge a
-        factor the member no longer has. The caller refuses (an IST) or starts a fresh flow
-        (a session).
+        factor the member no longer has. Likewise a flow opened before an admin restricted
+        the org's methods (or changed its policy, or the member's breakglass flag) would
+        still offer what is now refused. The caller refuses (an IST) or starts a fresh flow
+        (a session), which judges the member and the org as they are now.
         """
         if flow.is_terminal:
             return False
         phone = member.mfa_phone_number if member.mfa_phone_number_verified else None
-        if (flow.phone, flow.totp_id) == (phone, member.totp_registration_id or None):
+        policy = org_policy(org)
+        methods = tuple(sorted(org_allowed_methods(policy, member_factors(member, 0))))
+        then = (flow.phone, flow.totp_id, flow.mfa_policy, flow.mfa_methods, flow.org_methods)
+        now = (phone, member.totp_registration_id or None, org.mfa_policy, org.mfa_methods)
+        if then == (*now, methods) and flow.breakglass == member.is_breakglass:
             return False
         event = Aborted(
             at=max(self.clock.now(), flow.started_at),
             organization_id=flow.organization_id,
             member_id=flow.member_id,
-            reason="the member's factors changed since the flow began",
+            reason="the member's factors or the organization's MFA policy changed",
         )
         self.driver.drive(flow.flow_id, event, request_id)
         return True
@@ -285,6 +282,7 @@ class LocalProvider(Admin, Primary):
 
     # ----------------------------------------------------------- SMS OTP
 
+    @in_unit
     def otps_sms_send(
         self,
         organization_id: str,
@@ -299,8 +297,8 @@ class LocalProvider(Admin, Primary):
         member = self.members_get(organization_id, member_id)
         enrolled = member.mfa_phone_number if member.mfa_phone_number_verified else ""
         new_factor = phone is not None and phone != enrolled
-        intent = _adding_intent(member) if new_factor else Intent.STEP_UP
-        creds = _creds(intermediate_session_token, session_token, session_jwt)
+        intent = adding_intent(member) if new_factor else Intent.STEP_UP
+        creds = credentials(intermediate_session_token, session_token, session_jwt)
         org, flow_id, _ = self._flow_for(organization_id, member_id, creds, intent, request_id)
         event = MethodChosen(
             at=self.clock.now(),
@@ -317,6 +315,7 @@ class LocalProvider(Admin, Primary):
             raise out.step.error
         return AuthResult(member, org, False, flow=out.step.flow)
 
+    @in_unit
     def otps_sms_authenticate(
         self,
         organization_id: str,
@@ -330,7 +329,7 @@ class LocalProvider(Admin, Primary):
         session_duration_minutes: int | None = None,
         request_id: str = "",
     ) -> AuthResult:
-        creds = _creds(intermediate_session_token, session_token, session_jwt)
+        creds = credentials(intermediate_session_token, session_token, session_jwt)
         org, flow_id, mkey, subject = self._answering(organization_id, member_id, creds, request_id)
         phone = self._spend_sms_code(mkey, member_id, code)
         if phone is None:
@@ -348,7 +347,10 @@ class LocalProvider(Admin, Primary):
         )
 
     def _spend_sms_code(self, mkey: str, member_id: str, code: str) -> str | None:
-        """Consume the member's code if it matches: compare-and-set delete, so once only."""
+        """Consume the member's code if it matches: marked spent by compare-and-set, so
+        once only. A right code that was already spent (a double submission, or the loser
+        of a race) is refused without counting a failure: it is not a guess, and counting
+        it could lock out the member whose own request just won."""
         if not is_well_formed_code(code):
             return None
         found = self.repo.load("sms_codes", mkey, SmsCode)
@@ -359,12 +361,17 @@ class LocalProvider(Admin, Primary):
             code, record.code_hash, member_id
         ):
             return None
+        if record.spent:
+            raise OtpCodeNotFound()
         try:
-            self.repo.store.delete("sms_codes", mkey, version)
+            self.repo.save(
+                "sms_codes",
+                mkey,
+                record.model_copy(update={"spent": True}),
+                version,
+                record.expires_at,
+            )
         except Conflict:
-            # It matched, but a concurrent request spent (or replaced) it first: a double
-            # submission, not a guess, so it is refused without counting a failure (counting
-            # it could lock out the member whose own request just won).
             raise OtpCodeNotFound() from None
         return record.phone_number
 
@@ -399,284 +406,9 @@ class LocalProvider(Admin, Primary):
         if member is not None and member.is_locked(self.clock.now()):
             raise MemberLocked()
 
-    # ----------------------------------------------------------- TOTP
-
-    def totps_create(
-        self,
-        organization_id: str,
-        member_id: str,
-        expiration_minutes: int = 60,
-        intermediate_session_token: str | None = None,
-        session_token: str | None = None,
-        session_jwt: str | None = None,
-        request_id: str = "",
-    ) -> AuthResult:
-        if not 5 <= expiration_minutes <= 1440:
-            raise InvalidArgument("expiration_minutes must be between 5 and 1440")
-        member = self.members_get(organization_id, member_id)
-        creds = _creds(intermediate_session_token, session_token, session_jwt)
-        org, flow_id, _ = self._flow_for(
-            organization_id, member_id, creds, _adding_intent(member), request_id
-        )
-        event = MethodChosen(
-            at=self.clock.now(),
-            organization_id=org.organization_id,
-            member_id=member_id,
-            method=Method.TOTP,
-        )
-        out = self.driver.drive(
-            flow_id,
-            event,
-            request_id,
-            expiration_minutes=expiration_minutes,
-            account_name=member.email_address,
-        )
-        if out.step.error is not None:
-            raise out.step.error
-        return AuthResult(member, org, False, flow=out.step.flow, totp=out.totp)
-
-    def totps_authenticate(
-        self,
-        organization_id: str,
-        member_id: str,
-        code: str,
-        intermediate_session_token: str | None = None,
-        session_token: str | None = None,
-        session_jwt: str | None = None,
-        set_mfa_enrollment: Enrollment = None,
-        set_default_mfa: bool = False,
-        session_duration_minutes: int | None = None,
-        request_id: str = "",
-    ) -> AuthResult:
-        creds = _creds(intermediate_session_token, session_token, session_jwt)
-        org, flow_id, mkey, subject = self._answering(organization_id, member_id, creds, request_id)
-        flow = self.driver.load(flow_id)
-        member = self.members_get(org.organization_id, member_id)
-        reg_id = (
-            flow.pending if flow and flow.state == "enrolling_totp" else member.totp_registration_id
-        )
-        if not reg_id:
-            raise TotpNotFound()
-        now: float = subject["at"]
-        if not self._spend_totp(reg_id, code, now):
-            self._reject(flow_id, mkey, Method.TOTP, subject, request_id)
-            raise InvalidTotpCode()
-        event = FactorVerified(
-            method=Method.TOTP,
-            factor_id=reg_id,
-            set_default_mfa=set_default_mfa,
-            set_mfa_enrollment=set_mfa_enrollment,
-            **subject,
-        )
-        return self._finish(
-            org, flow_id, event, request_id, session_duration_minutes=session_duration_minutes
-        )
-
-    def _spend_totp(self, reg_id: str, code: str, now: float) -> bool:
-        """Accept a time step once: the new `last_step` is written by compare-and-set.
-
-        A code that matched but lost the race to a concurrent request for the same step is
-        refused without counting a failure, as for SMS codes."""
-        raced = False
-        for _ in range(20):
-            found = self.repo.load("totps", reg_id, TotpRegistration)
-            if found is None:
-                return False
-            reg, version = found
-            if reg.expires_at is not None and reg.expires_at <= now:
-                return False
-            secret = self.keyring.decrypt(reg.secret_enc, record_id=reg_id)
-            step = self.totp.verify(secret, code, now, reg.last_step)
-            if step is None and raced:
-                raise InvalidTotpCode()
-            if step is None:
-                return False
-            try:
-                self.repo.save("totps", reg_id, reg.model_copy(update={"last_step": step}), version)
-            except Conflict:
-                raced = True
-                continue
-            return True
-        return False
-
-    def totps_migrate(
-        self, organization_id: str, member_id: str, secret: str, recovery_codes: list[str]
-    ) -> Member:
-        """Import an existing TOTP secret and its recovery codes as a verified registration."""
-        member = self.members_get(organization_id, member_id)
-        try:
-            self.totp.code_at(secret, 0.0)
-        except Exception:
-            raise InvalidArgument("secret must be base32 TOTP secret") from None
-        hashes = []
-        for raw in recovery_codes:
-            canonical = normalize_recovery_code(raw)
-            if canonical is None:
-                raise InvalidArgument("recovery codes must look like xxxx-xxxx-xxxx")
-            hashes.append(self.keyring.digest(canonical, member_id))
-        now = self.clock.now()
-        reg_id = f"member-totp-{uuid.uuid4()}"
-        record = TotpRegistration(
-            totp_registration_id=reg_id,
-            member_id=member_id,
-            organization_id=member.organization_id,
-            secret_enc=self.keyring.encrypt(secret, record_id=reg_id),
-            verified=True,
-            recovery_code_hashes=hashes,
-            created_at=now,
-        )
-        self.repo.create("totps", reg_id, record)
-        mkey = member_key(member.organization_id, member_id)
-        change = {"totp_registration_id": reg_id, "updated_at": now}
-        updated = self.repo.update("members", mkey, Member, lambda m: m.model_copy(update=change))
-        assert updated is not None
-        self.driver.audit_factor(mkey, "migrated totp", now)
-        return updated
-
-    # ----------------------------------------------------------- recovery codes
-
-    def recovery_codes_recover(
-        self,
-        organization_id: str,
-        member_id: str,
-        recovery_code: str,
-        intermediate_session_token: str | None = None,
-        session_token: str | None = None,
-        session_jwt: str | None = None,
-        session_duration_minutes: int | None = None,
-        request_id: str = "",
-    ) -> tuple[AuthResult, int]:
-        creds = _creds(intermediate_session_token, session_token, session_jwt)
-        org, flow_id, mkey, subject = self._answering(organization_id, member_id, creds, request_id)
-        member = self.members_get(org.organization_id, member_id)
-        left = None
-        if member.totp_registration_id:
-            left = self.driver.spend_recovery_code(
-                member.totp_registration_id, member_id, recovery_code
-            )
-        if left is None:
-            self._reject(flow_id, mkey, "recovery_code", subject, request_id)
-            raise RecoveryCodeNotFound()
-        event = RecoveryCodeVerified(recovery_codes_remaining=left, **subject)
-        result = self._finish(
-            org, flow_id, event, request_id, session_duration_minutes=session_duration_minutes
-        )
-        return result, left
-
-    def recovery_codes_get(self, organization_id: str, member_id: str) -> int:
-        """How many recovery codes are left (the codes themselves are stored hashed only)."""
-        member = self.members_get(organization_id, member_id)
-        reg = (
-            self.repo.get("totps", member.totp_registration_id, TotpRegistration)
-            if member.totp_registration_id
-            else None
-        )
-        if reg is None:
-            raise TotpNotFound()
-        return len(reg.recovery_code_hashes)
-
-    def recovery_codes_rotate(self, organization_id: str, member_id: str) -> list[str]:
-        member = self.members_get(organization_id, member_id)
-        reg = (
-            self.repo.get("totps", member.totp_registration_id, TotpRegistration)
-            if member.totp_registration_id
-            else None
-        )
-        if reg is None:
-            raise TotpNotFound()
-        codes = self.driver.rotate_recovery_codes(reg)
-        self.driver.audit_factor(
-            member_key(member.organization_id, member_id),
-            "recovery codes rotated",
-            self.clock.now(),
-        )
-        return codes
-
-    # ----------------------------------------------------------- sessions
-
-    def _session_from(self, given: dict[str, str]) -> Session:
-        token, jwt_text = given.get("session_token"), given.get("session_jwt")
-        if jwt_text is not None:
-            session = self.repo.get("sessions", self._session_id_from_jwt(jwt_text), Session)
-        else:
-            doc = self.repo.store.get("session_tokens", self.keyring.digest(token or "", "session"))
-            session = self.repo.get("sessions", json.loads(doc.data), Session) if doc else None
-        if session is None or session.revoked or session.expires_at <= self.clock.now():
-            raise SessionNotFound()
-        return session
-
-    def _session_id_from_jwt(self, text: str) -> str:
-        """Verify signature, audience, issuer and lifetime against our clock."""
-        key = jwt.PyJWK(self.signer.public_jwk()).key
-        try:
-            claims = jwt.decode(
-                text,
-                key,
-                algorithms=["RS256"],
-                audience=self.project_id,
-                issuer=f"stytch.com/{self.project_id}",
-                options={"require": ["aud", "iss", "exp", "iat", "nbf"], "verify_exp": False},
-            )
-        except jwt.PyJWTError:
-            raise SessionNotFound("the session JWT is invalid") from None
-        if not claims["nbf"] <= self.clock.now() < claims["exp"]:
-            raise SessionNotFound("the session JWT has expired")
-        return str(claims[SESSION_CLAIM]["id"])
-
-    def session_jwt(self, session: Session, org: Organization, member: Member) -> str:
-        """A fresh 5-minute JWT for the session, verifiable from `jwks()`."""
-        return self.signer.sign_session(
-            project_id=self.project_id,
-            member_id=session.member_id,
-            organization_id=session.organization_id,
-            organization_slug=org.organization_slug,
-            session_id=session.member_session_id,
-            started_at=session.started_at,
-            last_accessed_at=session.last_accessed_at,
-            session_expires_at=session.expires_at,
-            authentication_factors=[factor_json(f) for f in session.authentication_factors],
-            roles=member.roles,
-            now=self.clock.now(),
-        )
-
-    def jwks(self) -> dict[str, list[dict[str, str]]]:
-        return self.signer.jwks()
-
-    def sessions_authenticate(
-        self, session_token: str | None = None, session_jwt: str | None = None
-    ) -> tuple[Session, str]:
-        """The live session (last access stamped) and a fresh session JWT for it."""
-        given = {k: v for k, v in _creds(None, session_token, session_jwt).items() if v}
-        if len(given) != 1:
-            raise CredentialCombination("pass exactly one of session_token and session_jwt")
-        session = self._session_from(given)
-        now = self.clock.now()
-        updated = self.repo.update(
-            "sessions",
-            session.member_session_id,
-            Session,
-            lambda s: s.model_copy(update={"last_accessed_at": now}),
-        )
-        if updated is None or updated.revoked:
-            raise SessionNotFound()
-        org = self.organizations_get(updated.organization_id)
-        member = self.members_get(updated.organization_id, updated.member_id)
-        return updated, self.session_jwt(updated, org, member)
-
-    def sessions_get(self, organization_id: str, member_id: str) -> list[Session]:
-        """The member's live sessions, newest first."""
-        member = self.members_get(organization_id, member_id)
-        doc = self.repo.store.get("member_sessions", member_key(member.organization_id, member_id))
-        ids: list[str] = json.loads(doc.data) if doc else []
-        now = self.clock.now()
-        found = [self.repo.get("sessions", i, Session) for i in ids]
-        live = [s for s in found if s is not None and not s.revoked and s.expires_at > now]
-        return sorted(live, key=lambda s: s.started_at, reverse=True)
-
-    def sessions_revoke(self, member_session_id: str) -> None:
-        if self.repo.get("sessions", member_session_id, Session) is None:
-            raise SessionNotFound()
-        self.driver.revoke_session(member_session_id)
+    def close(self) -> None:
+        """Release the store's connections and files."""
+        self.repo.store.close()
 
     def audit_log(self, member_id: str) -> list[dict[str, Any]]:
         return [json.loads(e.data) for e in self.repo.store.read_log("audit", member_id=member_id)]
@@ -686,7 +418,7 @@ class LocalProvider(Admin, Primary):
         reg = None
         if member.totp_registration_id:
             reg = self.repo.get("totps", member.totp_registration_id, TotpRegistration)
-        return _factors(member, len(reg.recovery_code_hashes) if reg else 0)
+        return member_factors(member, len(reg.recovery_code_hashes) if reg else 0)
 
     def _unlock_if_expired(self, member: Member, now: float) -> Member:
         """A lock that has run out clears the count, so the member starts afresh."""
@@ -698,42 +430,6 @@ class LocalProvider(Admin, Primary):
         if updated is None:
             raise MemberNotFound()
         return updated
-
-
-def _creds(ist: str | None, token: str | None, jwt: str | None) -> dict[str, str | None]:
-    return {"intermediate_session_token": ist, "session_token": token, "session_jwt": jwt}
-
-
-def _adding_intent(member: Member) -> Intent:
-    has_factor = (
-        member.mfa_phone_number and member.mfa_phone_number_verified
-    ) or member.totp_registration_id
-    return Intent.ADD_METHOD if has_factor else Intent.ENROLL
-
-
-def _policy(org: Organization) -> OrgPolicy:
-    return OrgPolicy(
-        organization_id=org.organization_id,
-        mfa_policy=org.mfa_policy,
-        mfa_methods=org.mfa_methods,
-        allowed_mfa_methods=tuple(org.allowed_mfa_methods),
-    )
-
-
-def _factors(member: Member, recovery_codes: int) -> MemberFactors:
-    return MemberFactors(
-        recovery_codes_remaining=recovery_codes,
-        member_id=member.member_id,
-        mfa_enrolled=member.mfa_enrolled,
-        mfa_phone_number=member.mfa_phone_number or None,
-        mfa_phone_number_verified=member.mfa_phone_number_verified,
-        totp_registration_id=member.totp_registration_id or None,
-        default_mfa_method=Method(member.default_mfa_method) if member.default_mfa_method else None,
-        is_breakglass=member.is_breakglass,
-        roles=tuple(member.roles),
-        failed_attempts=member.failed_attempts,
-        locked_until=member.lock_expires_at,
-    )
 
 
 __all__ = ["AuthResult", "LocalProvider", "MfaError", "Settings"]

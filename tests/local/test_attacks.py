@@ -296,3 +296,47 @@ def test_exactly_one_credential(kit: Kit) -> None:
         session_token="x",
     )
     assert err == "invalid_credentials_combination"
+
+
+def test_a_login_from_before_a_restriction_cannot_use_the_restricted_method(kit: Kit) -> None:
+    """An admin restricts the org to TOTP while a login is pending: its IST cannot still
+    enroll (or be challenged by) SMS under the policy it started with."""
+    p = kit.provider
+    org_id, member_id = member(kit)
+    ist = login(kit, org_id).intermediate_session_token
+    p.organizations_update(org_id, mfa_methods="RESTRICTED", allowed_mfa_methods=["totp"])
+    err = error_of(
+        p.otps_sms_send, org_id, member_id, mfa_phone_number=PHONE, intermediate_session_token=ist
+    )
+    assert err == "unauthorized_action"
+    assert kit.outbox.messages(kind="sms") == []
+    fresh = login(kit, org_id)
+    assert fresh.mfa_required is not None
+    err = error_of(
+        p.otps_sms_send,
+        org_id,
+        member_id,
+        mfa_phone_number=PHONE,
+        intermediate_session_token=fresh.intermediate_session_token,
+    )
+    assert err == "operation_restricted_by_organization_mfa_methods"  # judged by the new policy
+    assert kit.outbox.messages(kind="sms") == []
+
+
+def test_a_code_sent_before_a_restriction_cannot_finish_the_login(kit: Kit) -> None:
+    """The SMS went out under the old policy; answering it after SMS is restricted away
+    must not issue a session."""
+    p = kit.provider
+    org_id, member_id = member(kit)
+    ist = login(kit, org_id).intermediate_session_token
+    p.otps_sms_send(org_id, member_id, mfa_phone_number=PHONE, intermediate_session_token=ist)
+    p.organizations_update(org_id, mfa_methods="RESTRICTED", allowed_mfa_methods=["totp"])
+    err = error_of(
+        p.otps_sms_authenticate,
+        org_id,
+        member_id,
+        kit.last_code(PHONE),
+        intermediate_session_token=ist,
+    )
+    assert err == "unauthorized_action"
+    assert p.members_get(org_id, member_id).mfa_phone_number == ""

@@ -193,16 +193,17 @@ def test_wrong_codes_where_no_code_was_asked_for_still_lock_at_ten(kit: Kit) -> 
     assert p.members_get(org_id, member_id).failed_attempts == 0
 
 
-def test_ten_logins_racing_one_valid_sms_code_exactly_one_session(tmp_path: Path) -> None:
+def test_fifty_logins_racing_one_valid_sms_code_exactly_one_session(tmp_path: Path) -> None:
+    """The 49 losers carried the right code: refused, none counted, nobody locked."""
     kit = make_kit(tmp_path / "sms-race.db")
     org_id, member_id = enrolled_by_sms(kit)
-    ists = [login(kit, org_id).intermediate_session_token for _ in range(10)]  # each sends
+    ists = [login(kit, org_id).intermediate_session_token for _ in range(50)]  # each sends
     code = kit.last_code(PHONE)  # the live one; every flow waits for a code to PHONE
     p = kit.provider
     sessions_before = len(p.sessions_get(org_id, member_id))
 
     wins, errors = race(
-        10,
+        50,
         lambda i: p.otps_sms_authenticate(
             org_id, member_id, code, intermediate_session_token=ists[i]
         ),
@@ -212,7 +213,7 @@ def test_ten_logins_racing_one_valid_sms_code_exactly_one_session(tmp_path: Path
     assert set(errors) == {"otp_code_not_found"}, Counter(errors)
     assert len(p.sessions_get(org_id, member_id)) == sessions_before + 1
     m = p.members_get(org_id, member_id)
-    assert m.failed_attempts < 10 and not m.is_locked(kit.clock.now())
+    assert m.failed_attempts == 0 and not m.is_locked(kit.clock.now())
     kit.store.close()
 
 
@@ -238,10 +239,10 @@ def test_fifty_submissions_of_one_valid_totp_code_exactly_one_succeeds(tmp_path:
     )
 
     assert len(wins) == 1, (len(wins), Counter(errors))
-    assert set(errors) <= {"invalid_totp_code", LOCKED}, Counter(errors)
+    assert set(errors) == {"invalid_totp_code"}, Counter(errors)
     assert len(p.sessions_get(org_id, member_id)) == sessions_before + 1
     m = p.members_get(org_id, member_id)
-    assert m.failed_attempts <= 10
+    assert m.failed_attempts == 0, "a right code that lost the race was counted as a guess"
     # The step is spent: the same code fails afterwards, whoever presents it.
     later = login(kit, org_id) if not m.is_locked(kit.clock.now()) else None
     if later is not None:

@@ -8,6 +8,7 @@ import bcrypt
 import pytest
 
 from mfa_fsm import MfaError
+from mfa_fsm_local import Settings
 
 from .conftest import Kit
 
@@ -226,3 +227,38 @@ def test_open_provider_makes_dev_keys_once(tmp_path: Path) -> None:
     second = open_provider(tmp_path / "data", environ={})
     assert second.signer.kid == kid
     second.repo.store.close()
+
+
+def test_a_session_in_its_last_partial_second_is_over_not_a_crash(kit: Kit) -> None:
+    """JWTs count whole seconds: at expires_at - 0.3 s the session answers not found (it
+    used to reach the signer, which refused with a bare ValueError: a 500)."""
+    p = kit.provider
+    org_id, _ = setup(kit)
+    kit.clock.t = float(int(kit.clock.t)) + 0.7  # a session ending at .7 of a second
+    login = p.passwords_authenticate(org_id, "ada@example.com", PASSWORD)
+    assert login.session is not None
+    kit.clock.t = login.session.expires_at - 0.3
+    assert int(kit.clock.t) == int(login.session.expires_at)
+    with pytest.raises(MfaError) as info:
+        p.sessions_authenticate(login.session_token)
+    assert info.value.error_type == "session_not_found"
+
+
+def test_a_rotated_signing_key_never_gets_a_jwt_signed_with_the_old_one(kit: Kit) -> None:
+    from mfa_fsm_local._jwt import SessionSigner
+
+    p = kit.provider
+    org_id, _ = setup(kit)
+    login = p.passwords_authenticate(org_id, "ada@example.com", PASSWORD)
+    _, first = p.sessions_authenticate(login.session_token)
+    p.signer = SessionSigner.generate(kid=p.signer.kid)  # same kid, new key
+    _, second = p.sessions_authenticate(login.session_token)
+    assert second != first
+    p.sessions_authenticate(session_jwt=second)  # verifies under the new key
+
+
+def test_jwt_reuse_and_touch_windows_are_bounded() -> None:
+    with pytest.raises(ValueError):
+        Settings(jwt_reuse_seconds=300)
+    with pytest.raises(ValueError):
+        Settings(session_touch_seconds=-1)

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal, TypedDict
 
 import bcrypt
+import jwt as pyjwt
 from hypothesis import event, note, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -193,7 +194,10 @@ class Sess:
         return not self.revoked and now < self.expires_at
 
     def jwt_live(self, now: float) -> bool:
-        return self.live(now) and now < min(int(self.jwt_at) + JWT_SECONDS, int(self.expires_at))
+        """Read `exp` from the token: a JWT handed out again may have been signed earlier."""
+        exp = int(pyjwt.decode(self.jwt, options={"verify_signature": False})["exp"])
+        assert int(self.jwt_at) - JWT_SECONDS < exp <= int(self.jwt_at) + JWT_SECONDS
+        return self.live(now) and now < min(exp, int(self.expires_at))
 
 
 @dataclass
@@ -699,12 +703,19 @@ class ProviderMachine(RuleBasedStateMachine):
         else:
             self.totp_authenticate(cred, "enrolled", enrollment, pick == 1)
 
-    @staticmethod
-    def _fresh(flow: Flow, member: Member) -> bool:
-        """Whether the flow's snapshot of the member's factors still holds (else the
-        provider aborts the flow: the member must log in again)."""
+    def _fresh(self, flow: Flow, member: Member) -> bool:
+        """Whether the flow's snapshot of the member's factors and of the org's policy still
+        holds (else the provider aborts the flow: the member must log in again)."""
         phone = member.mfa_phone_number if member.mfa_phone_number_verified else None
-        return (flow.phone, flow.totp_id) == (phone, member.totp_registration_id or None)
+        if (flow.phone, flow.totp_id) != (phone, member.totp_registration_id or None):
+            return False
+        policy = next(o for o in self.orgs if o.org_id == flow.organization_id).policy
+        return (
+            flow.mfa_policy == policy.mfa_policy
+            and flow.mfa_methods == policy.mfa_methods
+            and set(flow.org_methods) == policy.methods_for(member.is_breakglass)
+            and flow.breakglass == member.is_breakglass
+        )
 
     def _current_flow(self, via: Via) -> Flow | None:
         if via.ist is not None:
@@ -788,7 +799,11 @@ class ProviderMachine(RuleBasedStateMachine):
             code = olds[-1].code
         else:
             code = next(c for c in ("000000", "123456", "999999") if not live or c != live.code)
-        check: CodeCheck = "unknown" if live is not None and code == live.code else "wrong"
+        check: CodeCheck | None = "unknown" if live is not None and code == live.code else "wrong"
+        active = m.latest
+        spent = active is not None and active.spent and code == active.code
+        if spent and active is not None and now < active.sent_at + SMS_SECONDS:
+            check = None  # the right code, already spent: refused and never counted
         expect_ok = self._sms_should_work(via, live, code)
         s = Step("sms_authenticate", member, via, code_check=check, enrollment=enrollment)
         org_id, member_id = self._ids(member)
@@ -1012,11 +1027,12 @@ class ProviderMachine(RuleBasedStateMachine):
         if s.issued:
             assert reg is not None and canonical in reg.unused, "a used or unknown code worked"
         if reg is not None:
-            # A refusal after the check (the flow cannot take a recovery code now) spends the
-            # code too; which refusals did is seen in the count, never by a code coming back.
+            # A code is spent exactly when it buys a session: a flow that cannot take a
+            # recovery code now refuses before the code is looked at.
             left = self.provider.recovery_codes_get(org_id, member_id)
             assert left in (had, had - 1), (had, left)
             assert left == had - 1 or not s.issued, "a session, yet the code is still there"
+            assert left == had or s.issued, f"refused ({s.error!r}), yet a code was spent"
             if left == had - 1:
                 assert canonical in reg.unused, "a code that was never issued (or used) was spent"
                 reg.unused.discard(canonical)

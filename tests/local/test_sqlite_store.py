@@ -147,9 +147,6 @@ def test_open_store_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("postgresql://u@localhost/mfa", "not supported yet"),
-        ("postgres://localhost/mfa", "not supported yet"),
-        ("redis://localhost:6379/0", "not supported yet"),
         ("ftp://example.com/x", "unknown store URL scheme"),
         ("memory://somewhere", "nothing after"),
         ("sqlite://", "sqlite:///"),

@@ -1,8 +1,9 @@
 """One contract for every store: the provider's "a code is used once" rests on these semantics.
 
 A backend joins by adding a URL factory to BACKENDS (to SHARED when several processes can
-open the same store, to DURABLE when acknowledged writes survive SIGKILL); every test then
-runs against it unchanged. A factory must give each test an empty store.
+open the same store, to DURABLE when writes it acknowledged survive a SIGKILL of the writing
+process); every test then runs against it unchanged. A factory gives each test an empty
+store and removes it afterwards (see `tests/stores/backends.py`).
 """
 
 from __future__ import annotations
@@ -24,23 +25,25 @@ import pytest
 from mfa_fsm_local._store import Conflict, Doc, LogEntry, Store
 from mfa_fsm_local.stores import open_store
 
-UrlFor = Callable[[Path], str]
+from ..stores import backends
+from ..stores.backends import UrlFor
 
-
-def _sqlite_url(tmp: Path) -> str:
-    return f"sqlite:///{tmp / 'store.db'}"
-
-
-BACKENDS: dict[str, UrlFor] = {"memory": lambda tmp: "memory://", "sqlite": _sqlite_url}
-SHARED: dict[str, UrlFor] = {"sqlite": _sqlite_url}
-DURABLE: dict[str, UrlFor] = {"sqlite": _sqlite_url}
+SHARED: dict[str, UrlFor] = {
+    "sqlite": backends.sqlite,
+    "postgres": backends.postgres,
+    "redis": backends.redis_store,
+    "routed": backends.routed,
+}
+BACKENDS: dict[str, UrlFor] = {"memory": backends.memory, **SHARED}
+DURABLE: dict[str, UrlFor] = SHARED  # Redis: as durable as the server's own persistence
 
 
 @pytest.fixture(params=sorted(BACKENDS))
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    opened = open_store(BACKENDS[request.param](tmp_path))
-    yield opened
-    opened.close()
+    with BACKENDS[request.param](tmp_path) as url:
+        opened = open_store(url)
+        yield opened
+        opened.close()
 
 
 def test_absent_document_is_none(store: Store) -> None:
@@ -316,7 +319,11 @@ def _processes(url: str, job: str, version: int, n: int = 4) -> list[str]:
 
 @pytest.mark.parametrize("url_for", SHARED.values(), ids=SHARED.keys())
 def test_one_winner_among_processes(url_for: UrlFor, tmp_path: Path) -> None:
-    url = url_for(tmp_path)
+    with url_for(tmp_path) as url:
+        _one_winner_among_processes(url)
+
+
+def _one_winner_among_processes(url: str) -> None:
     store = open_store(url)
     version = store.put("c", "k", '"start"', 0)
     results = _processes(url, "cas", version)
@@ -329,7 +336,11 @@ def test_one_winner_among_processes(url_for: UrlFor, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("url_for", SHARED.values(), ids=SHARED.keys())
 def test_counter_is_exact_under_processes(url_for: UrlFor, tmp_path: Path) -> None:
-    url = url_for(tmp_path)
+    with url_for(tmp_path) as url:
+        _counter_is_exact_under_processes(url)
+
+
+def _counter_is_exact_under_processes(url: str) -> None:
     store = open_store(url)
     store.put("counters", "n", "0", 0)
     results = _processes(url, "count", 0)
@@ -354,7 +365,11 @@ while True:
 
 @pytest.mark.parametrize("url_for", DURABLE.values(), ids=DURABLE.keys())
 def test_acknowledged_writes_survive_sigkill(url_for: UrlFor, tmp_path: Path) -> None:
-    url = url_for(tmp_path)
+    with url_for(tmp_path) as url:
+        _acknowledged_writes_survive_sigkill(url)
+
+
+def _acknowledged_writes_survive_sigkill(url: str) -> None:
     child = subprocess.Popen([sys.executable, "-c", WRITER, url], stdout=subprocess.PIPE, text=True)
     assert child.stdout is not None
     try:
