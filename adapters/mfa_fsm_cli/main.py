@@ -12,10 +12,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mfa-fsm", description="An explicit, checked state machine for MFA flows."
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    from . import check, diagram
+    from . import check, demo, diagram, serve
 
     check.add_parser(sub)
     diagram.add_parser(sub)
+    serve.add_parser(sub)
+    demo.add_parser(sub)
     return parser
 
 
