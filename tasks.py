@@ -1,6 +1,6 @@
 """The project's two commands, needing only Python 3.11+ and pip.
 
-    python3 tasks.py start   # install into .venv, then run the main job
+    python3 tasks.py start   # install into .venv, then run the demo (Ctrl+C stops it)
     python3 tasks.py test    # install into .venv, then lint, type-check and run every test
 
 Dependencies come pinned from requirements.lock, so every install is the same.
@@ -8,6 +8,7 @@ Dependencies come pinned from requirements.lock, so every install is the same.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -35,16 +36,16 @@ def install() -> None:
 
 
 def start() -> None:
-    """The main job: prove the machine safe, then draw it."""
-    run(BIN / "mfa-fsm", "check")
-    run(BIN / "mfa-fsm", "diagram")
+    """The main job: the demo pages on 127.0.0.1:8000, on the embedded SQLite default."""
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C is how the demo ends
+        run(BIN / "mfa-fsm", "demo", *sys.argv[2:])
 
 
 def test() -> None:
     run(BIN / "ruff", "check", "mfa_fsm", "adapters", "tests", "benchmarks", "tasks.py")
     run(BIN / "ruff", "format", "--check", "mfa_fsm", "adapters", "tests", "benchmarks")
     run(BIN / "mypy")
-    run(PY, "-m", "pytest", "-p", "no:cacheprovider", *sys.argv[2:])
+    run(PY, "-m", "pytest", "-p", "no:cacheprovider", "-n", "2", *sys.argv[2:])
 
 
 def main() -> None:
