@@ -106,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         _server_class()(config).run()
     finally:
+        app.state.provider_calls.close()  # calls still queued finish before the store closes
         close = getattr(provider.repo.store, "close", None)
         if callable(close):
             close()

@@ -84,6 +84,7 @@ class LocalProvider(Admin, Primary, FactorCalls, SessionCalls):
         self.units = Units(store)
         self.keyring = keyring
         self.clock = clock or SystemClock()
+        self.sms = sms or ConsoleSender()
         self.email = email or ConsoleSender()
         self.engine = engine or Engine()
         self.settings = settings or Settings()
@@ -97,7 +98,7 @@ class LocalProvider(Admin, Primary, FactorCalls, SessionCalls):
             self.engine,
             keyring,
             self.clock,
-            sms or ConsoleSender(),
+            self.sms,
             self.totp,
             self.settings,
             self.units,

@@ -13,7 +13,6 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 
-from anyio import CapacityLimiter
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -22,10 +21,10 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mfa_fsm_local.provider import LocalProvider
-from mfa_fsm_local.stores import SqliteStore
 
 from . import outbox, routes_admin, routes_mfa, routes_primary, routes_sessions
 from .auth import ProjectCredentials
+from .calls import ProviderCalls
 from .endpoint import Endpoint, route_handler
 from .errors import error_response, on_http_error, unauthorized
 from .openapi import build_openapi
@@ -61,7 +60,7 @@ def create_app(
             "build it with LocalProvider(..., project_id=project_id)"
         )
     served = endpoints(dev=dev)
-    limiter = provider_limiter(provider)
+    calls = ProviderCalls.for_provider(provider)
     document = build_openapi(served)
 
     async def openapi(request: Request) -> Response:
@@ -71,7 +70,7 @@ def create_app(
     for ep in served:
         by_path.setdefault(ep.path, []).append(ep)
     routes = [
-        Route(path, _dispatch(group, provider, limiter), methods=[ep.method for ep in group])
+        Route(path, _dispatch(group, provider, calls), methods=[ep.method for ep in group])
         for path, group in by_path.items()
     ]
     routes.append(Route(OPENAPI_PATH, openapi, methods=["GET"]))
@@ -79,26 +78,16 @@ def create_app(
     app.router.redirect_slashes = False
     app.add_middleware(RequestMiddleware, credentials=ProjectCredentials(project_id, secret))
     app.state.provider = provider
+    app.state.provider_calls = calls
     app.state.openapi = document
     return app
 
 
-def provider_limiter(provider: LocalProvider) -> CapacityLimiter | None:
-    """One provider call at a time on SQLite; the shared worker threads otherwise.
-
-    SQLite has a single writer, and nearly every call writes. Threads racing for its lock
-    wait in SQLite's busy handler, which sleeps 1, 2, 5 … 100 ms between tries: under load
-    the latency tail reaches seconds and throughput drops. Queueing in order here costs
-    nothing the lock would not cost anyway.
-    """
-    return CapacityLimiter(1) if isinstance(provider.repo.store, SqliteStore) else None
-
-
 def _dispatch(
-    group: list[Endpoint], provider: LocalProvider, limiter: CapacityLimiter | None
+    group: list[Endpoint], provider: LocalProvider, calls: ProviderCalls
 ) -> Callable[[Request], Awaitable[Response]]:
     """One route per path, so a wrong method gets a 405 listing every allowed one."""
-    handlers = {ep.method: route_handler(ep, provider, limiter) for ep in group}
+    handlers = {ep.method: route_handler(ep, provider, calls) for ep in group}
     if "GET" in handlers:
         handlers["HEAD"] = handlers["GET"]
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import anyio.to_thread
-from anyio import CapacityLimiter
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -23,6 +22,7 @@ from mfa_fsm_local._repo import Busy
 from mfa_fsm_local.provider import LocalProvider
 from mfa_fsm_local.stores import StoreUnavailable
 
+from .calls import ProviderCalls
 from .errors import ApiError, error_response, on_busy, on_store_unavailable, on_unexpected
 
 MAX_BODY_BYTES = 64 * 1024
@@ -41,7 +41,7 @@ class Call:
     request_id: str
     body: BaseModel | None
     query: BaseModel | None
-    limiter: CapacityLimiter | None = None
+    calls: ProviderCalls | None = None
 
     def path(self, name: str) -> str:
         return str(self.request.path_params[name])
@@ -55,10 +55,11 @@ class Call:
         return self.query
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Call the synchronous provider in a worker thread, off the event loop (what
-        `starlette.concurrency.run_in_threadpool` does, with the app's limiter)."""
+        """Call the synchronous provider off the event loop, the way the app runs calls."""
         call = functools.partial(fn, *args, **kwargs)
-        return await anyio.to_thread.run_sync(call, limiter=self.limiter)
+        if self.calls is None:
+            return await anyio.to_thread.run_sync(call)
+        return await self.calls.run(call)
 
     def now(self) -> float:
         return self.provider.clock.now()
@@ -125,7 +126,7 @@ def validate(model: type[M], data: Any, where: str) -> M:
 
 
 def route_handler(
-    endpoint: Endpoint, provider: LocalProvider, limiter: CapacityLimiter | None = None
+    endpoint: Endpoint, provider: LocalProvider, calls: ProviderCalls | None = None
 ) -> Callable[[Request], Awaitable[Response]]:
     """The Starlette endpoint: validate, call, render; every failure in Stytch's shape."""
 
@@ -137,7 +138,7 @@ def route_handler(
                 body = validate(endpoint.body, await read_json(request), "body")
             if endpoint.query is not None:
                 query = validate(endpoint.query, dict(request.query_params), "query")
-            call = Call(provider, request, request_id, body, query, limiter)
+            call = Call(provider, request, request_id, body, query, calls)
             result = await endpoint.handler(call)
             return Response(result.model_dump_json(), media_type="application/json")
         except ApiError as exc:
