@@ -6,6 +6,7 @@ the figures of the run it sits next to, never those of an older one.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 
@@ -86,17 +87,25 @@ def local(doc: dict[str, Any]) -> list[str]:
     return out
 
 
+def _spread(s: dict[str, Any], digits: int = 2, unit: str = "") -> str:
+    """'median unit (rounds min–max)'."""
+    low, high = f"{s['min']:,.{digits}f}", f"{s['max']:,.{digits}f}"
+    return f"{s['median']:,.{digits}f}{unit} (rounds {low}–{high})"
+
+
 def http(doc: dict[str, Any]) -> list[str]:
     rows = doc.get("rows", [])
     parts = doc.get("breakdown_ms", {})
     out: list[str] = []
-    one = {
-        r["scenario"]: r for r in rows if r["concurrency"] == min(x["concurrency"] for x in rows)
-    }
+    least = min((x["concurrency"] for x in rows), default=0)
+    one = {r["scenario"]: r for r in rows if r["concurrency"] == least}
     if "bare" in one and "sessions.authenticate" in one:
+        bare, ours = one["bare"]["spread"], one["sessions.authenticate"]["spread"]
         out.append(
-            f"HTTP, one client: the bare endpoint answers in {one['bare']['p50_ms']:.2f} ms "
-            f"(p50), `sessions.authenticate` in {one['sessions.authenticate']['p50_ms']:.2f} ms."
+            f"HTTP, one client, p50 (median of rounds): the bare endpoint answers in "
+            f"{_spread(bare['p50_ms'], unit=' ms')}, `sessions.authenticate` in "
+            f"{_spread(ours['p50_ms'], unit=' ms')}; its req/s is "
+            f"{_spread(ours['ratio'], unit='×')} the bare endpoint's in the same round."
         )
     if parts:
         described = "; ".join(f"{k} {v:.3f} ms" for k, v in parts.items())
@@ -104,23 +113,40 @@ def http(doc: dict[str, Any]) -> list[str]:
     return out
 
 
-def stores(doc: dict[str, Any]) -> list[str]:
-    out: list[str] = []
-    for key, label in (("routed", "routed store"), ("redis_only", "Redis alone")):
-        m = doc.get(key)
-        if not m:
-            continue
-        kinds = sorted(m.get("bytes_per_flow_by_kind", {}).items(), key=lambda kv: -kv[1])
-        top = ", ".join(f"{k} {v:,} B" for k, v in kinds[:4] if v)
-        out.append(
-            f"Redis, {label}: {m['bytes_per_flow_all_keys']:,} B per pending flow; largest: {top}."
+def instances(doc: dict[str, Any]) -> list[str]:
+    found = {r["setup"]: r for r in doc.get("results", [])}
+    if "sqlite" not in found or "routed" not in found:
+        return []
+    one, two = found["sqlite"]["spread"], found["routed"]["spread"]
+    ratio = two["flows_per_s"]["median"] / one["flows_per_s"]["median"]
+    slowest = max(two["p50_ms"], key=lambda c: two["p50_ms"][c]["median"], default=None)
+    text = (
+        f"Several instances: two processes on PostgreSQL + Redis complete "
+        f"{_spread(two['flows_per_s'], 1)} logins/s against {_spread(one['flows_per_s'], 1)} "
+        f"for one process on SQLite ({ratio:.2f}×) on this machine, where the database "
+        "servers share the same cores"
+    )
+    if slowest:
+        text += (
+            f"; the slowest call on the routed store is `{slowest}` at "
+            f"{two['p50_ms'][slowest]['median']:.1f} ms p50"
         )
-    return out
+    return [text + "."]
 
 
-def findings(docs: dict[str, dict[str, Any]]) -> str:
+Finder = Callable[[dict[str, Any]], list[str]]
+
+
+def findings(docs: dict[str, dict[str, Any]], more: Mapping[str, Finder] | None = None) -> str:
+    """Every area's sentences; `more` adds areas whose arithmetic lives in another module."""
     lines: list[str] = []
-    makers = {"core": core, "local": local, "http": http, "stores": stores}
+    makers: dict[str, Finder] = {
+        "core": core,
+        "local": local,
+        "http": http,
+        "instances": instances,
+        **(more or {}),
+    }
     for name, make in makers.items():
         doc = docs.get(name)
         if not doc:

@@ -10,9 +10,13 @@ import hashlib
 import json
 import os
 import platform
+import signal
+import socket
 import statistics
+import subprocess
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -161,6 +165,61 @@ def rotated(items: Sequence[T], r: int) -> list[T]:
 def span(values: Sequence[float], scale: float = 1.0, digits: int = 2) -> str:
     """'min-max' of values × scale."""
     return f"{min(values) * scale:,.{digits}f}-{max(values) * scale:,.{digits}f}"
+
+
+# ------------------------------------------------------------------ server processes
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def port_open(port: int) -> bool:
+    """Whether something accepts TCP connections on loopback at `port`."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def start_process(
+    cmd: Sequence[str],
+    env: dict[str, str],
+    ready: Callable[[], bool],
+    *,
+    cwd: Path | None = None,
+    timeout: float = 30.0,
+) -> subprocess.Popen[bytes]:
+    """Start a server (output discarded) and wait until `ready()`; raise if it dies or stalls."""
+    process = subprocess.Popen(
+        list(cmd), env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {' '.join(cmd[:4])}")
+        if ready():
+            return process
+        time.sleep(0.05)
+    stop_process(process)
+    raise RuntimeError(f"server did not start: {' '.join(cmd[:4])}")
+
+
+def stop_process(process: subprocess.Popen[bytes], grace: float = 10.0) -> None:
+    """SIGTERM (a graceful shutdown), then SIGKILL if it is still running after `grace`."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 # ------------------------------------------------------------------ targets

@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+import _live_profile
 from _common import Target, median
 
 
@@ -293,19 +294,25 @@ def local(doc: dict[str, Any], plots: dict[str, str | None]) -> str:
     )
 
 
+def spread(s: dict[str, Any] | None, digits: int = 0) -> str:
+    """'median (min–max)' of a summary over rounds."""
+    if not s:
+        return ""
+    return f"{s['median']:,.{digits}f} ({rng(s, digits=digits)})"
+
+
 def http(doc: dict[str, Any], plot: str | None) -> str:
     rows: list[dict[str, Any]] = doc["rows"]
-    bare = {r["concurrency"]: r["rps"] for r in rows if r["scenario"] == "bare"}
     lines = [
         [
             f"`{r['scenario']}`",
             str(r["concurrency"]),
             num(r["requests"]),
             str(r["errors"]),
-            num(r["rps"]),
-            num(r["p50_ms"], 2),
-            num(r["p99_ms"], 2),
-            f"{r['rps'] / bare[r['concurrency']]:.2f}" if bare.get(r["concurrency"]) else "",
+            spread(r["spread"]["rps"]),
+            spread(r["spread"].get("p50_ms"), 2),
+            spread(r["spread"].get("p99_ms"), 2),
+            spread(r["spread"].get("ratio"), 2),
         ]
         for r in rows
     ]
@@ -313,7 +320,11 @@ def http(doc: dict[str, Any], plot: str | None) -> str:
     rounds = rows[0].get("rounds", "?") if rows else "?"
     return "\n".join(
         [
-            f"Each row is the round with the median req/s out of {rounds} interleaved rounds.",
+            f"Median of {rounds} interleaved round{'s' * (rounds != 1)} (the scenario order "
+            "rotating between "
+            "rounds), the rounds' min–max in brackets. ÷ bare is taken within each round (the "
+            "server's req/s over the bare endpoint's in the same round), then its median and "
+            "min–max; requests and errors are summed over the rounds.",
             "",
             table(
                 [
@@ -339,35 +350,58 @@ def http(doc: dict[str, Any], plot: str | None) -> str:
     )
 
 
-def stores(doc: dict[str, Any], plot: str | None) -> str:
-    out: list[str] = []
-    for key, label in (("routed", "PostgreSQL + Redis (routed)"), ("redis_only", "Redis alone")):
-        m = doc.get(key)
-        if not m:
-            continue
-        out += [
-            f"{label}, {m['flows']:,} pending flows: Redis documents "
-            f"**{m['bytes_per_flow_documents']:,} B** per flow, all keys "
-            f"{m['bytes_per_flow_all_keys']:,} B (`used_memory` growth "
-            f"{m['used_memory_growth_per_flow']:,} B).",
-            "",
-            table(
-                ["key kind", "bytes per flow"],
-                [[k, num(v)] for k, v in m.get("bytes_per_flow_by_kind", {}).items()],
-            ),
-            "",
+INSTANCE_SETUPS = {
+    "sqlite": "SQLite, one process",
+    "routed": "PostgreSQL + Redis (routed), two processes",
+}
+
+
+def instances(doc: dict[str, Any], plot: str | None) -> str:
+    results: list[dict[str, Any]] = doc["results"]
+    args = doc.get("args", {})
+    rounds = args.get("rounds", "?")
+    rows = [
+        [
+            INSTANCE_SETUPS.get(r["setup"], r["setup"]),
+            num(r["flows"]),
+            num(r["spread"]["flows_per_s"]["median"], 1),
+            rng(r["spread"]["flows_per_s"], digits=1),
+            str(r["errors"]),
         ]
-    lat = doc.get("latency", {})
-    if lat:
-        out += [
-            table(
-                ["store", "put µs (median)", "get µs (median)"],
-                [[k, num(v["put_us"], 1), num(v["get_us"], 1)] for k, v in lat.items()],
-            ),
+        for r in results
+    ]
+    calls = list(dict.fromkeys(c for r in results for c in r["spread"]["p50_ms"]))
+    heads = [f"{r['setup']} {q}" for r in results for q in ("p50", "p99")]
+    lat = [
+        [f"`{call}`"]
+        + [spread(r["spread"][q].get(call), 1) for r in results for q in ("p50_ms", "p99_ms")]
+        for call in calls
+    ]
+    kinds = [
+        f"Errors on {r['setup']}: "
+        + ", ".join(f"{k} ×{n}" for k, n in r["error_kinds"].items())
+        + "."
+        for r in results
+        if r.get("error_kinds")
+    ]
+    return "\n".join(
+        [
+            f"{args.get('flows', '?')} logins per setup and round, "
+            f"{args.get('concurrency', '?')} in flight, {rounds} round{'s' * (rounds != 1)} "
+            "(the order alternating); median over rounds with the rounds' min–max. Logins and "
+            "errors are summed over the rounds.",
             "",
+            table(["setup", "logins", "logins/s", "min–max", "errors"], rows),
+            "",
+            "Latency per call, ms (each round's p50 and p99; median over rounds, min–max in "
+            "brackets):",
+            "",
+            table(["call", *(f"{h} ms" for h in heads)], lat),
+            *(["", *kinds] if kinds else []),
+            "",
+            image("complete logins/s per setup", plot),
         ]
-    out.append(image("stores", plot))
-    return "\n".join(out)
+    )
 
 
 def targets(found: Sequence[tuple[str, Target]]) -> str:
@@ -390,6 +424,9 @@ def profiles(
     http: dict[str, Any] | None = None,
 ) -> str:
     out: list[str] = []
+    live = _live_profile.section((http or {}).get("live"))
+    if live:
+        out += [live, ""]
     shown: list[tuple[str, dict[str, Any], str]] = []
     if core and core.get("profile"):
         shown.append(("engine flow (events built in loop)", core["profile"], "µs/flow"))

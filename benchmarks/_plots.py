@@ -185,22 +185,32 @@ def local_latency(doc: dict[str, Any], path: Path) -> Path | None:
 
 
 def http(doc: dict[str, Any], path: Path) -> Path | None:
-    """Requests/s and p99 latency against concurrent clients, per scenario."""
+    """Requests/s and p99 latency against concurrent clients, per scenario (median of
+    rounds, bars: min-max)."""
     rows: list[dict[str, Any]] = doc.get("rows", [])
     if not rows:
         return None
     scenarios = list(dict.fromkeys(r["scenario"] for r in rows))
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.4))
     for name in scenarios:
         mine = sorted((r for r in rows if r["scenario"] == name), key=lambda r: r["concurrency"])
         xs = [r["concurrency"] for r in mine]
         color = OTHER if name == "bare" else None
         label = "bare Starlette endpoint" if name == "bare" else name
-        left.plot(xs, [r["rps"] for r in mine], marker="o", label=label, color=color)
-        right.plot(xs, [r["p99_ms"] for r in mine], marker="o", label=label, color=color)
+        for ax, key in ((left, "rps"), (right, "p99_ms")):
+            sums = [r["spread"][key] for r in mine]
+            ax.errorbar(
+                xs,
+                [s["median"] for s in sums],
+                yerr=_errors(sums),
+                marker="o",
+                label=label,
+                color=color,
+                capsize=3,
+            )
     for ax, title, unit in (
         (left, "throughput", "requests/s"),
-        (right, "p99 latency", "ms (p99)"),
+        (right, "p99 latency", "ms (p99, log scale)"),
     ):
         ax.set_xscale("log", base=2)
         ax.set_xticks(sorted({r["concurrency"] for r in rows}))
@@ -208,44 +218,48 @@ def http(doc: dict[str, Any], path: Path) -> Path | None:
         ax.set_xlabel("concurrent clients (keep-alive connections)")
         ax.set_ylabel(unit)
         ax.set_title(f"HTTP: {title} vs concurrency")
-        ax.grid(True, alpha=0.3)
+        ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
+    left.set_ylim(bottom=0)
+    right.set_yscale("log")
+    _note(left, f"median of {rows[0].get('rounds', '?')} rounds, bars: min-max")
     return _save(fig, path)
 
 
-def stores(doc: dict[str, Any], path: Path) -> Path | None:
-    """Flows/s against stored members per store when measured; else per-store call costs."""
-    tiers = doc.get("tiers")
-    if isinstance(tiers, dict) and tiers:
-        fig, ax = plt.subplots(figsize=(8, 4.5))
-        for store, points in tiers.items():
-            pts = sorted(points, key=lambda p: p["members"])
-            ax.plot(
-                [p["members"] for p in pts],
-                [p["flows_per_second"] for p in pts],
-                marker="o",
-                label=store,
-            )
-        ax.set_xscale("log")
-        ax.set_xlabel("stored members (log scale)")
-        ax.set_ylabel("flows/s")
-        ax.set_title("Stores: throughput vs stored members")
-        ax.legend(fontsize=8)
-        ax.grid(True, which="both", alpha=0.3)
-        return _save(fig, path)
-    latency: dict[str, Any] = doc.get("latency", {})
-    if not latency:
+INSTANCE_LABELS = {"sqlite": "SQLite,\n1 process", "routed": "PostgreSQL + Redis,\n2 processes"}
+
+
+def instances(doc: dict[str, Any], path: Path) -> Path | None:
+    """Complete logins/s per setup, and each call's p50, medians of rounds with min-max bars."""
+    results: list[dict[str, Any]] = doc.get("results", [])
+    if not results:
         return None
-    names = list(latency)
-    fig, ax = plt.subplots(figsize=(7.5, 4))
-    xs = range(len(names))
-    ax.bar([x - 0.2 for x in xs], [latency[n]["put_us"] for n in names], width=0.4,
-           label="put (compare-and-set)", color=OURS)  # fmt: skip
-    ax.bar([x + 0.2 for x in xs], [latency[n]["get_us"] for n in names], width=0.4,
-           label="get", color=OTHER)  # fmt: skip
-    ax.set_xticks(list(xs), names)
-    ax.set_yscale("log")
-    ax.set_ylabel("µs per call (median, log scale)")
-    ax.set_title("Stores: one put and one get, one thread")
-    ax.legend(fontsize=8)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), width_ratios=[1, 1.6])
+    labels = [INSTANCE_LABELS.get(r["setup"], r["setup"]) for r in results]
+    fps = [r["spread"]["flows_per_s"] for r in results]
+    colors = [OURS if r["setup"] == "routed" else OTHER for r in results]
+    left.bar(labels, [s["median"] for s in fps], yerr=_errors(fps), color=colors, capsize=5)
+    for x, s in enumerate(fps):
+        left.text(x, s["max"], f"{s['median']:,.1f}\n", ha="center", va="bottom", fontsize=8)
+    left.margins(y=0.2)
+    left.set_ylabel("complete logins/s (median, bars: min-max)")
+    left.set_title("Several instances: logins/s")
+    calls = list(dict.fromkeys(c for r in results for c in r["spread"]["p50_ms"]))
+    width = 0.8 / len(results)
+    for i, (r, color) in enumerate(zip(results, colors, strict=True)):
+        sums = [r["spread"]["p50_ms"][c] for c in calls]
+        xs = [x + (i - (len(results) - 1) / 2) * width for x in range(len(calls))]
+        label = INSTANCE_LABELS.get(r["setup"], r["setup"]).replace("\n", " ")
+        right.bar(xs, [s["median"] for s in sums], width=width, yerr=_errors(sums),
+                  color=color, capsize=3, label=label)  # fmt: skip
+    right.set_xticks(range(len(calls)), calls, fontsize=8)
+    right.set_ylabel("ms per call, p50 (median, bars: min-max)")
+    args = doc.get("args", {})
+    right.set_title(f"p50 latency per call, {args.get('concurrency', '?')} logins in flight")
+    right.legend(fontsize=8)
+    rounds = args.get("rounds", "?")
+    left.set_xlabel(
+        f"{args.get('flows', '?')} logins per setup and round, {rounds} round{'s' * (rounds != 1)}",
+        fontsize=8,
+    )
     return _save(fig, path)

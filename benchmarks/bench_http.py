@@ -1,6 +1,7 @@
 """HTTP benchmark: the Stytch-compatible server against a bare Starlette JSON endpoint.
 
-Run:  python benchmarks/bench_http.py [--seconds 4] [--concurrency 1 16 64] [--json PATH]
+Run:  python benchmarks/bench_http.py [--seconds 4] [--concurrency 1 16 64] [--rounds 3]
+      [--json PATH]
 
 Two uvicorn server processes with the same settings (one worker, the same loop and HTTP
 implementation, no access log from uvicorn, lifespan off, stderr discarded):
@@ -18,9 +19,11 @@ connection:
 - `bare`: the bare endpoint, same request shape (Basic auth header, small JSON body).
 
 Every level runs `--rounds` times, interleaved, the scenario order rotating between rounds
-so load drift from other processes hits all alike; the round with the median req/s is
-reported per scenario and level: requests, errors (non-2xx), req/s, p50 and p99 latency,
-and the throughput ratio to the bare endpoint in that row.
+so load drift from other processes hits all alike. Reported per scenario and level: the
+median over rounds of req/s, p50 and p99 latency, each with its min-max over rounds;
+requests and errors (non-2xx) summed over rounds; and the ratio to the bare endpoint,
+taken within each round (the server's req/s over the bare endpoint's in the same round)
+and then reduced to its median and min-max. The JSON keeps every round under `rounds`.
 
 This is a script, not a test: it asserts nothing.
 """
@@ -30,12 +33,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import functools
 import json
 import os
-import platform
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -47,6 +49,16 @@ from typing import Any
 
 import bcrypt
 import httpx
+from _common import (
+    free_port,
+    machine_info,
+    port_open,
+    readings,
+    start_process,
+    stop_process,
+    summary,
+    write_json,
+)
 
 PROJECT_ID = "project-test-bench"
 SECRET = "secret-test-bench-0123456789"
@@ -167,40 +179,6 @@ class Preparer:
         self.store.close()  # type: ignore[attr-defined,unused-ignore]
 
 
-# ---------------------------------------------------------------- servers
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def start(cmd: list[str], port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited: {' '.join(cmd)}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return process
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise RuntimeError("server did not start")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 # ---------------------------------------------------------------- the load client
 
 
@@ -307,23 +285,6 @@ def warm_up(base_url: str, path: str, body: dict[str, Any]) -> None:
 # ---------------------------------------------------------------- main
 
 
-def machine() -> dict[str, Any]:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "nproc": os.cpu_count(),
-        "python": platform.python_version(),
-        "cpu": model or platform.processor(),
-        "load_avg": os.getloadavg() if hasattr(os, "getloadavg") else None,
-    }
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
     parser.add_argument("--seconds", type=float, default=4.0, help="per scenario and level")
@@ -351,7 +312,8 @@ def _interrupted(signum: int, frame: object) -> None:
 
 def run(args: argparse.Namespace, work: Path) -> int:
     levels: list[int] = args.concurrency
-    print("machine:", json.dumps(machine()), flush=True)
+    print("machine:", json.dumps(machine_info()), flush=True)
+    before = readings()
     preparer = Preparer(work)
     sessions = preparer.sessions(max(levels))
     env = {**os.environ, "MFA_FSM_PROJECT_ID": PROJECT_ID, "MFA_FSM_SECRET": SECRET}
@@ -361,11 +323,12 @@ def run(args: argparse.Namespace, work: Path) -> int:
     ours_cmd = [sys.executable, "-m", "mfa_fsm_cli.serve", "--port", str(ours_port)]
     ours_cmd += ["--db", str(work / "mfa.db")]
     bare_cmd = [sys.executable, __file__, "--serve-bare", str(bare_port)]
-    ours = start(ours_cmd, ours_port, env)
-    bare = start(bare_cmd, bare_port, env)
     ours_url, bare_url = f"http://127.0.0.1:{ours_port}", f"http://127.0.0.1:{bare_port}"
-    rows: list[dict[str, Any]] = []
+    started: list[subprocess.Popen[bytes]] = []
+    per_round: list[dict[str, Any]] = []
     try:
+        for cmd, port in ((ours_cmd, ours_port), (bare_cmd, bare_port)):
+            started.append(start_process(cmd, env, functools.partial(port_open, port)))
         warm_up(ours_url, "/v1/b2b/sessions/authenticate", {"session_token": sessions[0]})
         warm_up(bare_url, "/bare", {"session_token": sessions[0]})
         sms_queue: Iterator[dict[str, str]] = iter(())
@@ -381,23 +344,24 @@ def run(args: argparse.Namespace, work: Path) -> int:
             ("sessions.authenticate", ours_url, "/v1/b2b/sessions/authenticate", session_body),
             ("otps.sms.authenticate", ours_url, "/v1/b2b/otps/sms/authenticate", sms_body),
         ]
-        runs: dict[tuple[str, int], list[Result]] = {}
         for round_no in range(args.rounds):
             for level in levels:
                 shift = (round_no + level) % len(scenarios)  # rotate the order: fair drift
+                done: dict[str, Result] = {}
                 for name, url, path, body in scenarios[shift:] + scenarios[:shift]:
                     if body is sms_body:
                         sms_queue = iter(preparer.sms_answers(args.sms_per_run))
-                    result = asyncio.run(drive(url, path, body, level, args.seconds, name))
-                    runs.setdefault((name, level), []).append(result)
-                    print(f"round {round_no + 1}:", json.dumps(result.row()), flush=True)
-        for level in levels:
-            for name, *_ in scenarios:
-                done = sorted(runs[(name, level)], key=lambda r: r.rps)
-                rows.append({**done[len(done) // 2].row(), "rounds": len(done)})
+                    done[name] = asyncio.run(drive(url, path, body, level, args.seconds, name))
+                bare_rps = done["bare"].rps
+                for name, *_ in scenarios:  # the ratio to bare within the same round
+                    row = {"round": round_no + 1, **done[name].row()}
+                    row["ratio"] = round(done[name].rps / bare_rps, 4) if bare_rps else None
+                    per_round.append(row)
+                    print(f"round {round_no + 1}:", json.dumps(row), flush=True)
     finally:
-        stop(ours)
-        stop(bare)
+        for process in started:
+            stop_process(process)
+    rows = combine(per_round)
     print()
     print(table(rows))
     preparer.close()
@@ -405,9 +369,45 @@ def run(args: argparse.Namespace, work: Path) -> int:
     print()
     print("sessions.authenticate, in-process, ms per call:", json.dumps(parts))
     if args.json:
-        report = {"machine": machine(), "rows": rows, "breakdown_ms": parts}
-        args.json.write_text(json.dumps(report, indent=2))
+        report = {
+            "machine": machine_info(),
+            "config": {k: v for k, v in vars(args).items() if k not in ("json", "serve_bare")},
+            "readings": {"before": before, "after": readings()},
+            "rows": rows,
+            "rounds": per_round,
+            "breakdown_ms": parts,
+        }
+        write_json(args.json, report)
     return 0
+
+
+SPREAD = ("rps", "p50_ms", "p99_ms", "ratio")
+
+
+def combine(per_round: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (scenario, clients): medians over rounds, each with its min-max in
+    `spread`; requests and errors summed over the rounds."""
+    grouped: dict[tuple[int, str], list[dict[str, Any]]] = {}
+    for r in per_round:
+        grouped.setdefault((r["concurrency"], r["scenario"]), []).append(r)
+    rows = []
+    for (level, name), runs in grouped.items():
+        spread = {
+            key: summary(values)
+            for key in SPREAD
+            if (values := [r[key] for r in runs if r[key] is not None and r[key] == r[key]])
+        }
+        row: dict[str, Any] = {
+            "scenario": name,
+            "concurrency": level,
+            "rounds": len(runs),
+            "requests": sum(r["requests"] for r in runs),
+            "errors": sum(r["errors"] for r in runs),
+        }
+        row.update({key: s["median"] for key, s in spread.items()})
+        row["spread"] = spread
+        rows.append(row)
+    return rows
 
 
 def breakdown(data_dir: Path, session_token: str, n: int = 300) -> dict[str, float]:
@@ -455,16 +455,23 @@ def breakdown(data_dir: Path, session_token: str, n: int = 300) -> dict[str, flo
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    bare = {r["concurrency"]: r["rps"] for r in rows if r["scenario"] == "bare"}
+    """The console summary: medians over rounds, min-max in brackets."""
+
+    def cell(r: dict[str, Any], key: str, digits: int) -> str:
+        s = r["spread"].get(key)
+        if s is None:
+            return ""
+        return f"{s['median']:,.{digits}f} ({s['min']:,.{digits}f}-{s['max']:,.{digits}f})"
+
     lines = [
-        "| scenario | clients | requests | errors | req/s | p50 ms | p99 ms | vs bare |",
+        "| scenario | clients | requests | errors | req/s | p50 ms | p99 ms | ÷ bare |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
-        ratio = r["rps"] / bare[r["concurrency"]] if bare.get(r["concurrency"]) else 0.0
         lines.append(
             f"| `{r['scenario']}` | {r['concurrency']} | {r['requests']} | {r['errors']} | "
-            f"{r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {ratio:.2f} |"
+            f"{cell(r, 'rps', 0)} | {cell(r, 'p50_ms', 2)} | {cell(r, 'p99_ms', 2)} | "
+            f"{cell(r, 'ratio', 2)} |"
         )
     return "\n".join(lines)
 

@@ -9,6 +9,11 @@ client are in the profile. The app runs the provider call in a worker thread, wh
 cProfile does not follow, so the provider call is profiled on its own as well; a bare
 Starlette endpoint that parses the same JSON body is profiled like the app, for
 comparison. The numbers are taken under the profiler: they show shares, not speed.
+
+Then both servers run for real, as `bench_http.py` runs them, and py-spy samples each from
+outside under 16 keep-alive clients (`_live_profile.py`): the time each holds the GIL per
+request, split by library. That view includes the HTTP parser, the event loop and where the
+provider call runs, which the in-process profile cannot show.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import _common as common
+import _live_profile
 import _profile
 import bcrypt
 from starlette.applications import Starlette
@@ -158,6 +164,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ["function", "calls/request", "self µs/request", "cumulative µs/request"],
                 _profile.rows_top(found[name]),
             )
+    try:
+        live = _live_profile.live(seconds=2 if args.quick else 4, clients=16)
+    except (OSError, RuntimeError) as exc:  # py-spy may lack the right to read a process
+        live = {"skipped": f"{type(exc).__name__}: {exc}"}
+    print(_live_profile.section(live) or "py-spy profile: nothing recorded", flush=True)
     if args.json:
         common.write_json(
             args.json,
@@ -166,6 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "mode": "quick" if args.quick else "full",
                 "machine": common.machine_info(),
                 "profiles": found,
+                "live": live,
             },
             out,
         )

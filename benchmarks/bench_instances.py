@@ -1,7 +1,7 @@
 """Several instances: complete logins per second, one process on SQLite against two on
 PostgreSQL + Redis, the same load client in the same run.
 
-Run:  python benchmarks/bench_instances.py [--flows 300] [--concurrency 8] [--rounds 2]
+Run:  python benchmarks/bench_instances.py [--flows 300] [--concurrency 8] [--rounds 3]
       [--seconds 120] [--json PATH]
 
 Setups, each `python -m mfa_fsm_cli.serve` with the same keys and credentials:
@@ -18,8 +18,9 @@ step goes to the other instance than the one before. SMS codes reach the client 
 `MFA_FSM_SMS_WEBHOOK`, a receiver on loopback in this process (like an SMS gateway).
 
 Each setup runs `--rounds` times, the order alternating so load drift from other processes
-hits both alike; the round with the median logins/s is reported per setup: complete
-logins/s, p50/p99 per call, and errors over all rounds (any non-2xx; must be 0).
+hits both alike. Reported per setup: complete logins/s and each call's p50/p99, as the
+median over rounds with the min-max of the rounds, and errors over all rounds (any
+non-2xx; must be 0). The JSON keeps every round under `rounds`.
 PostgreSQL and Redis come from `MFA_FSM_TEST_POSTGRES_URL` / `MFA_FSM_TEST_REDIS_URL`
 (defaults: `postgresql://postgres@127.0.0.1:5432/test`, `redis://127.0.0.1:6379/0`).
 This is a script, not a test: it asserts nothing.
@@ -33,8 +34,6 @@ import base64
 import json
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -52,7 +51,17 @@ import bcrypt
 import httpx
 import psycopg
 import redis
-from _common import load_1min, machine_info, percentile, rotated, write_json
+from _common import (
+    free_port,
+    load_1min,
+    machine_info,
+    percentile,
+    rotated,
+    start_process,
+    stop_process,
+    summary,
+    write_json,
+)
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -99,13 +108,6 @@ class SmsInbox:
 # ---------------------------------------------------------------- servers
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def shared_environment(directory: Path, webhook: str) -> dict[str, str]:
     """One deployment's credentials and keys, the same for every instance."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -130,33 +132,20 @@ def shared_environment(directory: Path, webhook: str) -> dict[str, str]:
 def start_server(
     db: str, env: dict[str, str], workdir: Path
 ) -> tuple[subprocess.Popen[bytes], str]:
+    """One instance; ready once it answers its OpenAPI document."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    cmd = [sys.executable, "-m", "mfa_fsm_cli.serve", "--port", str(port), "--db", db]
-    process = subprocess.Popen(
-        cmd, env=env, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
     base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited: {' '.join(cmd[:4])}")
-        try:
-            if httpx.get(base_url + "/openapi.json", timeout=1).status_code == 200:
-                return process, base_url
-        except httpx.TransportError:
-            time.sleep(0.05)
-    process.kill()
-    raise RuntimeError("server did not start")
+    cmd = [sys.executable, "-m", "mfa_fsm_cli.serve", "--port", str(port), "--db", db]
+    process = start_process(cmd, env, lambda: answers(base_url + "/openapi.json"), cwd=workdir)
+    return process, base_url
 
 
-def stop_server(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGTERM)
+def answers(url: str) -> bool:
     try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 @contextmanager
@@ -171,7 +160,7 @@ def servers(db: str, count: int, env: dict[str, str], workdir: Path) -> Iterator
         yield urls
     finally:
         for process in started:
-            stop_server(process)
+            stop_process(process)
 
 
 @contextmanager
@@ -322,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--flows", type=int, default=300, help="logins per setup")
     parser.add_argument("--concurrency", type=int, default=8, help="logins in flight")
     parser.add_argument("--seconds", type=float, default=120, help="time limit per setup")
-    parser.add_argument("--rounds", type=int, default=2, help="runs per setup, alternated")
+    parser.add_argument("--rounds", type=int, default=3, help="runs per setup, alternated")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args(argv)
     inbox = SmsInbox()
@@ -336,28 +325,54 @@ def main(argv: list[str] | None = None) -> int:
                 for label in rotated(list(setups), r):
                     db, count = setups[label]
                     name = f"{label}{r}"
-                    rounds[label].append(measure(name, db, count, args, env, inbox, workdir))
+                    found = measure(name, db, count, args, env, inbox, workdir)
+                    rounds[label].append({"round": r + 1, **found})
     finally:
         inbox.close()
-    results = [median_round(label, runs) for label, runs in rounds.items()]
+    results = [combine_rounds(label, runs) for label, runs in rounds.items()]
     print_results(results, args)
     if args.json:
-        doc = {"machine": machine_info(), "args": vars(args), "results": results, "rounds": rounds}
+        config = {k: v for k, v in vars(args).items() if k != "json"}
+        doc = {"machine": machine_info(), "args": config, "results": results, "rounds": rounds}
         write_json(args.json, doc)
     return 0
 
 
-def median_round(label: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The round with the median logins/s, with every round's logins/s beside it."""
-    ordered = sorted(runs, key=lambda r: float(r["flows_per_s"]))
-    chosen = dict(ordered[(len(ordered) - 1) // 2])
-    chosen.update(
-        setup=label,
-        flows=sum(r["flows"] for r in runs),
-        errors=sum(r["errors"] for r in runs),
-        every_round=[r["flows_per_s"] for r in runs],
-    )
-    return chosen
+def combine_rounds(label: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """A setup over its rounds: medians, each with its min-max in `spread`; counts summed."""
+    kinds: dict[str, int] = {}
+    for r in runs:
+        for kind, n in r["error_kinds"].items():
+            kinds[kind] = kinds.get(kind, 0) + n
+
+    def per_call(key: str) -> dict[str, dict[str, Any]]:
+        found = {c: [r[key][c] for r in runs if r[key][c] == r[key][c]] for c in CALLS}
+        return {c: summary(v) for c, v in found.items() if v}  # NaN: no call measured
+
+    spread = {
+        "flows_per_s": summary([r["flows_per_s"] for r in runs]),
+        "p50_ms": per_call("p50_ms"),
+        "p99_ms": per_call("p99_ms"),
+    }
+    return {
+        "setup": label,
+        "instances": runs[0]["instances"],
+        "rounds": len(runs),
+        "flows": sum(r["flows"] for r in runs),
+        "seconds": round(sum(r["seconds"] for r in runs), 3),
+        "errors": sum(r["errors"] for r in runs),
+        "error_kinds": kinds,
+        "flows_per_s": spread["flows_per_s"]["median"],
+        "p50_ms": {c: s["median"] for c, s in spread["p50_ms"].items()},
+        "p99_ms": {c: s["median"] for c, s in spread["p99_ms"].items()},
+        "spread": spread,
+    }
+
+
+def spread_cell(s: dict[str, Any] | None, digits: int = 1) -> str:
+    if s is None:
+        return "-"
+    return f"{s['median']:,.{digits}f} ({s['min']:,.{digits}f}-{s['max']:,.{digits}f})"
 
 
 def print_results(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
@@ -366,17 +381,18 @@ def print_results(results: list[dict[str, Any]], args: argparse.Namespace) -> No
     print(f"flows per setup and round: {args.flows}, rounds: {args.rounds}, "
           f"concurrency: {args.concurrency}, "
           f"load average at the end: {load_1min():.1f}\n")  # fmt: skip
-    head = "| setup | instances | logins, all rounds | logins/s, median round | every round |"
-    print(head + " errors |")
-    print("|---|---|---|---|---|---|")
+    print("| setup | instances | logins, all rounds | logins/s, median (min-max) | errors |")
+    print("|---|---|---|---|---|")
     for r in results:
-        every = ", ".join(str(x) for x in r["every_round"])
-        row = [r["setup"], r["instances"], r["flows"], r["flows_per_s"], every, r["errors"]]
-        print("| " + " | ".join(str(x) for x in row) + " |")
-    print("\n| call | " + " | ".join(f"{r['setup']} p50 / p99 ms" for r in results) + " |")
-    print("|---|" + "---|" * len(results))
+        fps = spread_cell(r["spread"]["flows_per_s"])
+        print(f"| {r['setup']} | {r['instances']} | {r['flows']} | {fps} | {r['errors']} |")
+    heads = [f"{r['setup']} {q} ms" for r in results for q in ("p50", "p99")]
+    print("\n| call | " + " | ".join(heads) + " |")
+    print("|---|" + "---|" * len(heads))
     for call in CALLS:
-        cells = [f"{r['p50_ms'][call]} / {r['p99_ms'][call]}" for r in results]
+        cells = [
+            spread_cell(r["spread"][q].get(call), 2) for r in results for q in ("p50_ms", "p99_ms")
+        ]
         print(f"| `{call}` | " + " | ".join(cells) + " |")
     for r in results:
         if r["error_kinds"]:
