@@ -28,6 +28,7 @@ from .calls import ProviderCalls
 from .endpoint import Endpoint, route_handler
 from .errors import error_response, on_http_error, unauthorized
 from .openapi import build_openapi
+from .routing import IndexedRouter
 
 access_log = logging.getLogger("mfa_fsm_server.access")
 
@@ -74,8 +75,8 @@ def create_app(
         for path, group in by_path.items()
     ]
     routes.append(Route(OPENAPI_PATH, openapi, methods=["GET"]))
-    app = Starlette(routes=routes, exception_handlers={HTTPException: on_http_error})
-    app.router.redirect_slashes = False
+    app = Starlette(exception_handlers={HTTPException: on_http_error})
+    app.router = IndexedRouter(routes)
     app.add_middleware(RequestMiddleware, credentials=ProjectCredentials(project_id, secret))
     app.state.provider = provider
     app.state.provider_calls = calls

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.routing import Route
 
 from mfa_fsm_local._keys import Keyring
 from mfa_fsm_local._ports import Message, OutboxSender
@@ -20,6 +21,7 @@ from mfa_fsm_local._sqlite import SqliteStore
 from mfa_fsm_local.provider import LocalProvider
 from mfa_fsm_server import create_app
 from mfa_fsm_server.auth import ProjectCredentials
+from mfa_fsm_server.routing import IndexedRouter
 
 PROJECT_ID = "project-test-app"
 SECRET = "secret-test-app-0123456789"
@@ -162,3 +164,15 @@ def test_the_outbox_shows_every_message_not_only_the_first_thousands(
     assert [m["code"] for m in everything] == [f"{i:06d}" for i in range(2500)]
     last = asyncio.run(fetch(kind="sms", to="+14155550006"))
     assert last[-1]["code"] == f"{2498:06d}" and len(last) == 357
+
+
+def test_every_parameterless_path_is_found_by_lookup_and_the_rest_by_scan(
+    provider: LocalProvider,
+) -> None:
+    app = create_app(provider, project_id=PROJECT_ID, secret=SECRET)
+    router = app.router
+    assert isinstance(router, IndexedRouter)
+    paths = {r.path for r in router.routes if isinstance(r, Route)}
+    assert set(router.exact) == {p for p in paths if "{" not in p}
+    assert "/v1/b2b/sessions/authenticate" in router.exact
+    assert "/v1/b2b/organizations/{organization_id}" in paths - set(router.exact)
