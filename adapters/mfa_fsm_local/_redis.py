@@ -3,9 +3,12 @@
 Layout, under one namespace (`mfa` by default) so several stores share a server:
 
 - `{ns}:v` — the store-wide version counter (`INCR`); `{ns}:s` — the log sequence counter;
-- `{ns}:d:{collection}:{key}` — one string per document: `{version} {expires_at} ` and the
-  JSON, deflated with a preset dictionary when that is shorter (Redis memory is the cost
-  that grows with pending logins; see `DICTIONARY`);
+- `{ns}:d:{collection}:{digest}` — one string per document: `{version} {expires_at} ` and
+  the JSON, deflated with a preset dictionary when that is shorter (Redis memory is the
+  cost that grows with pending logins; see `DICTIONARY`). `digest` is the document key's
+  128-bit BLAKE2b in URL-safe base64 (22 characters), so every key has the same short
+  length however long the provider's keys are (an SMS code's key names the organization
+  and the member: 84 characters); nothing reads a key back, so nothing needs the original;
 - `{ns}:l:{log}` — a stream per log, entry IDs `{seq}-0`; `{ns}:m:{log}:{member}` — a sorted
   set of the member's sequence numbers, so one member's entries are found without a scan.
 
@@ -34,6 +37,8 @@ can log an append twice if only its reply was lost.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import math
 import re
 import time
@@ -165,6 +170,12 @@ def decode_value(value: bytes) -> tuple[int, str]:
     return int(version), raw.decode("utf-8")
 
 
+def key_digest(key: str) -> str:
+    """A document key as 22 URL-safe characters (BLAKE2b, 128 bits)."""
+    digest = hashlib.blake2b(key.encode("utf-8"), digest_size=16).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
 def _escape(name: str) -> str:
     return name.replace("%", "%25").replace(":", "%3A")
 
@@ -232,7 +243,7 @@ class RedisStore:
         return cls(plain, **options)
 
     def _doc_key(self, collection: str, key: str) -> str:
-        return f"{self.namespace}:d:{_escape(collection)}:{key}"
+        return f"{self.namespace}:d:{_escape(collection)}:{key_digest(key)}"
 
     def _log_keys(self, log: str, member_id: str | None) -> list[str]:
         stream = f"{self.namespace}:l:{_escape(log)}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import cast
@@ -11,7 +12,7 @@ from typing import cast
 import pytest
 import redis
 
-from mfa_fsm_local._redis import RedisStore
+from mfa_fsm_local._redis import RedisStore, key_digest
 from mfa_fsm_local._sqlite import StoreUnavailable
 from mfa_fsm_local._store import Conflict, Doc
 from mfa_fsm_local.stores import open_store
@@ -39,7 +40,7 @@ def client() -> Iterator[redis.Redis]:
 
 
 def key(store: RedisStore, collection: str, k: str) -> str:
-    return f"{store.namespace}:d:{collection}:{k}"
+    return f"{store.namespace}:d:{collection}:{key_digest(k)}"
 
 
 def pttl(client: redis.Redis, name: str) -> int:
@@ -137,3 +138,17 @@ def test_closed_store_is_unavailable(url: str) -> None:
     store.close()
     with pytest.raises(StoreUnavailable):
         store.get("c", "k")
+
+
+def test_document_keys_are_short_and_fixed_length_whatever_the_provider_key(
+    store: RedisStore, client: redis.Redis
+) -> None:
+    """Memory per pending login: an SMS code's key names the organization and the member."""
+    long_key = f"organization-{uuid.uuid4()}/member-{uuid.uuid4()}"
+    store.put("sms_codes", long_key, "{}", 0)
+    store.put("sms_codes", "k", "{}", 0)
+    names = sorted(k.decode() for k in client.scan_iter(match=f"{store.namespace}:d:*"))
+    assert len(names) == 2 and len({len(n) for n in names}) == 1
+    assert all(len(n) == len(f"{store.namespace}:d:sms_codes:") + 22 for n in names)
+    assert not any(long_key in n for n in names)
+    assert store.get("sms_codes", long_key) is not None and store.get("sms_codes", "k")
