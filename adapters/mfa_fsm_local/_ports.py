@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -98,6 +99,15 @@ class FanOut:
     def send(self, message: Message) -> None:
         for sender in self.senders:
             sender.send(message)
+
+
+def leaf_senders(sender: Sender) -> Iterator[Sender]:
+    """The senders a message really goes through: a `FanOut`'s, nested ones flattened."""
+    if isinstance(sender, FanOut):
+        for inner in sender.senders:
+            yield from leaf_senders(inner)
+    else:
+        yield sender
 
 
 def _mask(to: str) -> str:

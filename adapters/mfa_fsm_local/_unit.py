@@ -23,7 +23,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from mfa_fsm import MfaError
 
-from ._ports import FanOut, Message, OutboxSender, Sender
+from ._ports import Message, OutboxSender, Sender, leaf_senders
 from ._store import Store
 
 P = ParamSpec("P")
@@ -67,7 +67,7 @@ class Units:
     def deliver(self, sender: Sender, message: Message) -> None:
         """Send now to this store's outbox; to anything else, once the unit has committed."""
         queue: list[tuple[Sender, Message]] | None = getattr(self._local, "queue", None)
-        for leaf in _leaves(sender):
+        for leaf in leaf_senders(sender):
             if queue is None or (isinstance(leaf, OutboxSender) and leaf.store is self.store):
                 leaf.send(message)
             else:
@@ -84,11 +84,3 @@ def in_unit(method: Callable[P, T]) -> Callable[P, T]:
             return method(*args, **kwargs)
 
     return run
-
-
-def _leaves(sender: Sender) -> Iterator[Sender]:
-    if isinstance(sender, FanOut):
-        for inner in sender.senders:
-            yield from _leaves(inner)
-    else:
-        yield sender

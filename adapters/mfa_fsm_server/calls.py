@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Literal, TypeVar
 
 import anyio
 import anyio.to_thread
 
-from mfa_fsm_local._ports import ConsoleSender, FanOut, OutboxSender, Sender
+from mfa_fsm_local._ports import ConsoleSender, OutboxSender, Sender, leaf_senders
 from mfa_fsm_local.provider import LocalProvider
 from mfa_fsm_local.stores import SqliteStore
 
@@ -77,12 +77,4 @@ class ProviderCalls:
 
 def _in_process(sender: Sender) -> bool:
     """Whether sending never waits on the network: only the senders known to be local."""
-    return all(isinstance(leaf, ConsoleSender | OutboxSender) for leaf in _leaves(sender))
-
-
-def _leaves(sender: Sender) -> Iterator[Sender]:
-    if isinstance(sender, FanOut):
-        for inner in sender.senders:
-            yield from _leaves(inner)
-    else:
-        yield sender
+    return all(isinstance(leaf, ConsoleSender | OutboxSender) for leaf in leaf_senders(sender))
