@@ -435,6 +435,8 @@ def profiles(
     for name, found in (http or {}).get("profiles", {}).items():
         shown.append((f"HTTP in-process, {name}", found, "µs/request"))
     for title, found, unit in shown:
+        out += _sampled(title, found.get("sampled"), unit)
+    for title, found, unit in shown:
         total = sum(a["self_ms"] for a in found["areas"]) or 1.0
         out += [
             f"cProfile, {title} ({found['n']:,} {unit.split('/')[1]}s; the profiler inflates "
@@ -468,3 +470,33 @@ def profiles(
             "",
         ]
     return "\n".join(out) if out else "_No target was missed, so nothing was profiled._"
+
+
+def _sampled(title: str, found: dict[str, Any] | None, unit: str) -> list[str]:
+    """py-spy's view of the same work: time per unit by area and by innermost function."""
+    if not found:
+        return []
+    if "skipped" in found:
+        return [f"py-spy, {title}: skipped ({found['skipped']}).", ""]
+    total = sum(a["self_ms"] for a in found["areas"]) or 1.0
+    per = unit.split("/")[1]
+    return [
+        f"py-spy, {title} ({found['n']:,} {per}s, {found['samples']:,} samples, asked for at "
+        f"{found['rate']:,}/s from outside the process; each sample is an equal share of the "
+        f"{found['ms_per_unit_wall'] * 1e3:,.1f} {unit} of wall time, and a C call counts for "
+        "the Python line that made it):",
+        "",
+        table(
+            ["area", unit, "share"],
+            [
+                [a["area"], num(a["self_ms"] * 1e3, 1), f"{a['self_ms'] / total * 100:.1f}%"]
+                for a in found["areas"]
+            ],
+        ),
+        "",
+        table(
+            ["innermost function (line)", unit],
+            [[f"`{f['function']}`", num(f["self_ms"] * 1e3, 1)] for f in found["top"][:10]],
+        ),
+        "",
+    ]

@@ -36,7 +36,7 @@ IDLE = frozenset(
 # (area, substrings of a frame "function (file:line)"); the first match wins, innermost first.
 AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("provider and stores (mfa_fsm_local)", ("mfa_fsm_local/",)),
-    ("engine (mfa_fsm)", ("/mfa_fsm/",)),
+    ("engine (mfa_fsm)", ("(mfa_fsm/", "/mfa_fsm/")),  # py-spy may shorten the path
     ("server routes, auth, wire format (mfa_fsm_server)", ("mfa_fsm_server/",)),
     ("pydantic", ("pydantic",)),
     ("access log (logging)", ("logging/",)),

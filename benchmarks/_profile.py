@@ -9,6 +9,13 @@ from __future__ import annotations
 import cProfile
 import os
 import pstats
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -118,3 +125,105 @@ def rows_areas(found: dict[str, Any]) -> list[list[str]]:
         [r["area"], f"{r['self_ms'] * 1e3:,.2f}", f"{r['self_ms'] / total * 100:.1f}%"]
         for r in found["areas"]
     ]
+
+
+# ------------------------------------------------------------------ py-spy, sampled
+
+SAMPLE_RATE = 1000  # per second
+
+
+#: py-spy sees Python frames only: a C call (SQLite, pydantic-core, RSA) counts for the
+#: Python frame that made it, so areas are named for the code that calls into C.
+def _at(*paths: str) -> tuple[str, ...]:
+    """py-spy writes a file relative to its sys.path entry ("(json/encoder.py:258)") or in
+    full: match either form."""
+    return tuple(p for path in paths for p in (f"({path}", f"/{path}"))
+
+
+SAMPLED_AREAS: Areas = (
+    ("SQLite statements, commits, fsync (the store's execute lines)", ("/_sqlite.py",)),
+    ("bcrypt", _at("bcrypt/")),
+    ("JWT signing (PyJWT, RSA)", _at("jwt/", "cryptography/")),
+    ("pydantic (validation, serialisation)", _at("pydantic/", "pydantic_core/")),
+    ("HMAC / hashlib / secrets", _at("hmac.py", "secrets.py", "random.py", "hashlib.py")),
+    ("phonenumbers", _at("phonenumbers/")),
+    ("json (stdlib)", _at("json/")),
+    ("mfa_fsm_local (provider, driver, store code)", _at("mfa_fsm_local/")),
+    ("mfa_fsm core (engine, flow, effects)", _at("mfa_fsm/")),
+    ("transitions", _at("transitions/")),
+    ("benchmark loop and inputs", _at("bench_", "_core_", "_local_")),
+)
+
+
+def py_spy() -> str | None:
+    """py-spy from this environment's scripts, or from PATH."""
+    local = Path(sys.executable).with_name("py-spy")
+    return str(local) if local.exists() else shutil.which("py-spy")
+
+
+def sampled(run: Callable[[], Any], per: int, table: Areas = SAMPLED_AREAS) -> dict[str, Any]:
+    """py-spy samples this process from a child (`--nonblocking`: never paused, `--idle`:
+    waits in SQLite or fsync count too) while `run()` does `per` units of work; time per unit
+    by area (innermost frame that matches) and by innermost function, each sample standing
+    for an equal share of the wall time. No profiler runs in this process, so, unlike
+    cProfile, Python-level costs are not inflated."""
+    spy = py_spy()
+    if spy is None:
+        return {"skipped": "py-spy is not installed"}
+    with tempfile.TemporaryDirectory(prefix="bench-py-spy-") as tmp:
+        raw = Path(tmp) / "samples.txt"
+        cmd = [spy, "record", "--pid", str(os.getpid()), "--rate", str(SAMPLE_RATE)]
+        cmd += ["--format", "raw", "--nonblocking", "--idle", "--output", str(raw)]
+        recorder = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(1.0)  # py-spy attaches before the work starts
+        started = time.perf_counter()
+        run()
+        seconds = time.perf_counter() - started
+        recorder.send_signal(signal.SIGINT)  # py-spy writes its samples and exits
+        try:
+            _, err = recorder.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            recorder.kill()
+            return {"skipped": "py-spy did not finish"}
+        if not raw.exists():
+            return {"skipped": f"py-spy failed: {err.decode(errors='replace').strip()[-200:]}"}
+        text = raw.read_text(encoding="utf-8")
+    return _summarize(text, per, seconds, table)
+
+
+def _summarize(text: str, per: int, seconds: float, table: Areas) -> dict[str, Any]:
+    areas: dict[str, int] = {}
+    leaves: dict[str, int] = {}
+    total = 0
+    for line in text.splitlines():
+        stack_text, _, count_text = line.rpartition(" ")
+        if not stack_text or not count_text.isdigit():
+            continue
+        frames = [f for f in stack_text.split(";") if not f.startswith(("thread (", "process "))]
+        if not frames or re.match(r"sampled \(.*_profile\.py:\d+\)$", frames[-1]):
+            continue  # the sampler itself: the attach pause before the work, the wait after
+        count = int(count_text)
+        total += count
+        area = next(
+            (a for f in reversed(frames) for a, needles in table if any(n in f for n in needles)),
+            "other Python (stdlib, glue)",
+        )
+        areas[area] = areas.get(area, 0) + count
+        leaf = re.sub(r"\((?:[^()]*/)?([^/()]+:\d+)\)$", r"(\1)", frames[-1])
+        leaves[leaf] = leaves.get(leaf, 0) + count
+    # Each sample stands for an equal share of the wall time (py-spy drops a sample now and
+    # then when it reads a process it does not pause, so counts alone would undershoot).
+    scale = seconds / per * 1e3 / max(total, 1)  # ms per unit of work per sample
+    return {
+        "n": per,
+        "samples": total,
+        "rate": SAMPLE_RATE,
+        "ms_per_unit_wall": seconds / per * 1e3,
+        "areas": [
+            {"area": a, "self_ms": c * scale} for a, c in sorted(areas.items(), key=lambda x: -x[1])
+        ],
+        "top": [
+            {"function": f, "self_ms": c * scale}
+            for f, c in sorted(leaves.items(), key=lambda x: -x[1])[:12]
+        ],
+    }

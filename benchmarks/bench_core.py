@@ -345,6 +345,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         n = 2_000 if quick else 20_000
         out.line(f"profiling {n:,} flows (cProfile, untimed)…")
         profile = _profile.profile(run_ours, n)
+        out.line(f"sampling {n:,} flows with py-spy (no profiler in this process)…")
+        profile["sampled"] = _profile.sampled(lambda: run_ours(n), n)
         out.table(
             "cProfile, ours (events built in loop): self time by area, per flow (the profiler "
             "inflates Python-level costs)",

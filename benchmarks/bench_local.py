@@ -223,7 +223,11 @@ def profile_flows(
             "ms_per_flow_under_profiler": b.seconds / b.n * 1e3,
             "top": _profile.top(prof, n, 16),
             "areas": _profile.areas(prof, n),
+            "sampled": _profile.sampled(
+                lambda v=v, members=members: run_flows(prdb, v, members, collect=False), n
+            ),
         }
+        prdb.recycle(members)
     prdb.close()
     return found
 
