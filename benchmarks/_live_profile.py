@@ -14,15 +14,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
-import re
-import shutil
 import subprocess
 import sys
 import tempfile
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import _profile
 from _common import free_port, port_open, start_process, stop_process
 
 RATE = 400  # samples per second per thread
@@ -34,7 +32,7 @@ IDLE = frozenset(
 )
 
 # (area, substrings of a frame "function (file:line)"); the first match wins, innermost first.
-AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
+AREAS: _profile.Areas = (
     ("provider and stores (mfa_fsm_local)", ("mfa_fsm_local/",)),
     ("engine (mfa_fsm)", ("(mfa_fsm/", "/mfa_fsm/")),  # py-spy may shorten the path
     ("server routes, auth, wire format (mfa_fsm_server)", ("mfa_fsm_server/",)),
@@ -47,48 +45,13 @@ AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-def py_spy() -> str | None:
-    """py-spy from this environment's scripts, or from PATH."""
-    local = Path(sys.executable).with_name("py-spy")
-    return str(local) if local.exists() else shutil.which("py-spy")
-
-
-def area_of(stack: list[str]) -> str:
-    for frame in reversed(stack):
-        for area, needles in AREAS:
-            if any(n in frame for n in needles):
-                return area
-    return "other Python (stdlib, glue)"
-
-
-def short_frame(frame: str) -> str:
-    """`function (file.py:line)` without this machine's paths."""
-    return re.sub(r"\((?:[^()]*/)?([^/()]+:\d+)\)$", r"(\1)", frame)
-
-
-def parse(raw: str) -> tuple[Counter[str], Counter[str], int, int]:
-    """py-spy's raw format ("frame;frame;... count" per line): busy samples by area and by
-    innermost function, the busy total and the idle total."""
-    areas: Counter[str] = Counter()
-    leaves: Counter[str] = Counter()
-    busy = idle = 0
-    for line in raw.splitlines():
-        stack_text, _, count_text = line.rpartition(" ")
-        if not stack_text or not count_text.isdigit():
-            continue
-        count, stack = int(count_text), stack_text.split(";")
-        if stack[-1].split(" (", 1)[0] in IDLE:
-            idle += count
-            continue
-        busy += count
-        areas[area_of(stack)] += count
-        leaves[short_frame(stack[-1])] += count
-    return areas, leaves, busy, idle
+def _waiting(frames: list[str]) -> bool:
+    return frames[-1].split(" (", 1)[0] in IDLE
 
 
 def sample(pid: int, seconds: int, drive: Any) -> tuple[str, Any]:
     """Record `pid` with py-spy while `drive()` runs; the raw samples and drive's result."""
-    spy = py_spy()
+    spy = _profile.py_spy()
     assert spy is not None
     with tempfile.NamedTemporaryFile("r", suffix=".txt") as out:
         recorder = subprocess.Popen(
@@ -120,7 +83,7 @@ def sample(pid: int, seconds: int, drive: Any) -> tuple[str, Any]:
 
 def live(seconds: int = 4, clients: int = 16) -> dict[str, Any]:
     """Both servers under `clients` keep-alive connections for `seconds` each, sampled."""
-    if py_spy() is None:
+    if _profile.py_spy() is None:
         return {"skipped": "py-spy is not installed"}
     import bench_http  # the same servers, inputs and load client as the HTTP benchmark
 
@@ -177,7 +140,7 @@ def live(seconds: int = 4, clients: int = 16) -> dict[str, Any]:
 
 def summarize(raw: str, result: Any) -> dict[str, Any]:
     """CPU µs per request by area and by innermost function, from the busy samples."""
-    areas, leaves, busy, idle = parse(raw)
+    areas, leaves, busy, idle = _profile.read_samples(raw, AREAS, _waiting)
     per_sample_us = 1e6 / RATE
     requests = max(1, int(result.requests))
     scale = per_sample_us / requests

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -191,26 +192,46 @@ def sampled(run: Callable[[], Any], per: int, table: Areas = SAMPLED_AREAS) -> d
     return _summarize(text, per, seconds, table)
 
 
-def _summarize(text: str, per: int, seconds: float, table: Areas) -> dict[str, Any]:
-    areas: dict[str, int] = {}
-    leaves: dict[str, int] = {}
-    total = 0
+def short_frame(frame: str) -> str:
+    """py-spy's `function (file.py:line)` without this machine's paths."""
+    return re.sub(r"\((?:[^()]*/)?([^/()]+:\d+)\)$", r"(\1)", frame)
+
+
+def read_samples(
+    text: str, table: Areas, skip: Callable[[list[str]], bool]
+) -> tuple[Counter[str], Counter[str], int, int]:
+    """py-spy's raw format ("frame;frame;... count" per line): samples by area (the innermost
+    frame that matches `table`) and by innermost function, the samples kept, and those that
+    `skip(frames)` left out."""
+    areas: Counter[str] = Counter()
+    leaves: Counter[str] = Counter()
+    kept = skipped = 0
     for line in text.splitlines():
         stack_text, _, count_text = line.rpartition(" ")
         if not stack_text or not count_text.isdigit():
             continue
         frames = [f for f in stack_text.split(";") if not f.startswith(("thread (", "process "))]
-        if not frames or re.match(r"sampled \(.*_profile\.py:\d+\)$", frames[-1]):
-            continue  # the sampler itself: the attach pause before the work, the wait after
         count = int(count_text)
-        total += count
+        if not frames or skip(frames):
+            skipped += count
+            continue
+        kept += count
         area = next(
             (a for f in reversed(frames) for a, needles in table if any(n in f for n in needles)),
             "other Python (stdlib, glue)",
         )
-        areas[area] = areas.get(area, 0) + count
-        leaf = re.sub(r"\((?:[^()]*/)?([^/()]+:\d+)\)$", r"(\1)", frames[-1])
-        leaves[leaf] = leaves.get(leaf, 0) + count
+        areas[area] += count
+        leaves[short_frame(frames[-1])] += count
+    return areas, leaves, kept, skipped
+
+
+def _the_sampler(frames: list[str]) -> bool:
+    """The sampler itself: the attach pause before the work, the wait after it."""
+    return re.match(r"sampled \(.*_profile\.py:\d+\)$", frames[-1]) is not None
+
+
+def _summarize(text: str, per: int, seconds: float, table: Areas) -> dict[str, Any]:
+    areas, leaves, total, _ = read_samples(text, table, _the_sampler)
     # Each sample stands for an equal share of the wall time (py-spy drops a sample now and
     # then when it reads a process it does not pause, so counts alone would undershoot).
     scale = seconds / per * 1e3 / max(total, 1)  # ms per unit of work per sample
@@ -219,11 +240,6 @@ def _summarize(text: str, per: int, seconds: float, table: Areas) -> dict[str, A
         "samples": total,
         "rate": SAMPLE_RATE,
         "ms_per_unit_wall": seconds / per * 1e3,
-        "areas": [
-            {"area": a, "self_ms": c * scale} for a, c in sorted(areas.items(), key=lambda x: -x[1])
-        ],
-        "top": [
-            {"function": f, "self_ms": c * scale}
-            for f, c in sorted(leaves.items(), key=lambda x: -x[1])[:12]
-        ],
+        "areas": [{"area": a, "self_ms": c * scale} for a, c in areas.most_common()],
+        "top": [{"function": f, "self_ms": c * scale} for f, c in leaves.most_common(12)],
     }
