@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import os
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -93,30 +91,15 @@ def live(seconds: int = 4, clients: int = 16) -> dict[str, Any]:
         preparer = bench_http.Preparer(work)
         tokens = preparer.sessions(clients)
         preparer.close()
-        env = {**os.environ, "MFA_FSM_PROJECT_ID": bench_http.PROJECT_ID}
-        env["MFA_FSM_SECRET"] = bench_http.SECRET
-        for name in ("MFA_FSM_KEY", "MFA_FSM_SIGNING_KEY_FILE"):
-            env.pop(name, None)
+        env = bench_http.server_env()
         ours_port, bare_port = free_port(), free_port()
         servers = {
             "sessions.authenticate": (
-                [
-                    sys.executable,
-                    "-m",
-                    "mfa_fsm_cli.serve",
-                    "--port",
-                    str(ours_port),
-                    "--db",
-                    str(work / "mfa.db"),
-                ],
+                bench_http.ours_command(work, ours_port),
                 ours_port,
                 "/v1/b2b/sessions/authenticate",
             ),
-            "bare": (
-                [sys.executable, bench_http.__file__, "--serve-bare", str(bare_port)],
-                bare_port,
-                "/bare",
-            ),
+            "bare": (bench_http.bare_command(bare_port), bare_port, "/bare"),
         }
 
         def body(worker: int, n: int) -> dict[str, Any]:

@@ -94,6 +94,31 @@ def serve_bare(port: int) -> None:
     uvicorn.run(bare_app(), host="127.0.0.1", port=port, **UVICORN_SETTINGS)
 
 
+def server_env() -> dict[str, str]:
+    """Both servers' environment: this project's credentials, development keys in the
+    server's data directory (shared with the in-process preparer)."""
+    env = {**os.environ, "MFA_FSM_PROJECT_ID": PROJECT_ID, "MFA_FSM_SECRET": SECRET}
+    env.pop("MFA_FSM_KEY", None)
+    env.pop("MFA_FSM_SIGNING_KEY_FILE", None)
+    return env
+
+
+def ours_command(work: Path, port: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "mfa_fsm_cli.serve",
+        "--port",
+        str(port),
+        "--db",
+        str(work / "mfa.db"),
+    ]
+
+
+def bare_command(port: int) -> list[str]:
+    return [sys.executable, __file__, "--serve-bare", str(port)]
+
+
 # ---------------------------------------------------------------- preparing inputs
 
 
@@ -316,13 +341,9 @@ def run(args: argparse.Namespace, work: Path) -> int:
     before = readings()
     preparer = Preparer(work)
     sessions = preparer.sessions(max(levels))
-    env = {**os.environ, "MFA_FSM_PROJECT_ID": PROJECT_ID, "MFA_FSM_SECRET": SECRET}
-    env.pop("MFA_FSM_KEY", None)
-    env.pop("MFA_FSM_SIGNING_KEY_FILE", None)
+    env = server_env()
     ours_port, bare_port = free_port(), free_port()
-    ours_cmd = [sys.executable, "-m", "mfa_fsm_cli.serve", "--port", str(ours_port)]
-    ours_cmd += ["--db", str(work / "mfa.db")]
-    bare_cmd = [sys.executable, __file__, "--serve-bare", str(bare_port)]
+    ours_cmd, bare_cmd = ours_command(work, ours_port), bare_command(bare_port)
     ours_url, bare_url = f"http://127.0.0.1:{ours_port}", f"http://127.0.0.1:{bare_port}"
     started: list[subprocess.Popen[bytes]] = []
     per_round: list[dict[str, Any]] = []
