@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import anyio.to_thread
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -41,7 +40,7 @@ class Call:
     request_id: str
     body: BaseModel | None
     query: BaseModel | None
-    calls: ProviderCalls | None = None
+    calls: ProviderCalls
 
     def path(self, name: str) -> str:
         return str(self.request.path_params[name])
@@ -56,10 +55,7 @@ class Call:
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Call the synchronous provider off the event loop, the way the app runs calls."""
-        call = functools.partial(fn, *args, **kwargs)
-        if self.calls is None:
-            return await anyio.to_thread.run_sync(call)
-        return await self.calls.run(call)
+        return await self.calls.run(functools.partial(fn, *args, **kwargs))
 
     def now(self) -> float:
         return self.provider.clock.now()
@@ -126,7 +122,7 @@ def validate(model: type[M], data: Any, where: str) -> M:
 
 
 def route_handler(
-    endpoint: Endpoint, provider: LocalProvider, calls: ProviderCalls | None = None
+    endpoint: Endpoint, provider: LocalProvider, calls: ProviderCalls
 ) -> Callable[[Request], Awaitable[Response]]:
     """The Starlette endpoint: validate, call, render; every failure in Stytch's shape."""
 
